@@ -1,0 +1,23 @@
+# effaug: efficient augmentation via data subsampling (Kuchnik & Smith, ICLR 2019).
+# Thin entry point: all configuration logic lives in workflow/rules/common.smk.
+
+from snakemake.utils import min_version, validate
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+validate(config, "workflow/schemas/config.schema.yaml")
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
+include: "workflow/rules/features.smk"
+
+
+rule all:
+    input:
+        final_outputs(),
+    default_target: True

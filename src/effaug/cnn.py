@@ -1,0 +1,282 @@
+"""CNN featurizers (Keras 3 on TensorFlow), seeded and deterministic.
+
+A featurizer is a classifier CNN whose layer named ``bottleneck`` gives the
+features: the 512-d Dense output of the MNIST CNN, the 84-d penultimate layer
+of LeNet, the global-average-pooled 256-d output of ResNet-v2.
+
+Determinism: :func:`configure_tensorflow` must run before TensorFlow executes
+anything in the process; it seeds Python, NumPy and TensorFlow, turns on op
+determinism and pins the intra-op thread count (results differ between
+thread counts, so the count is part of the configuration).
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+ARCHITECTURES = ("mnist_cnn", "lenet", "resnet_v2")
+HISTORY_COLUMNS = ("epoch", "loss", "accuracy", "seconds", "n_images")
+
+log = logging.getLogger("effaug.cnn")
+
+
+class FeaturizerError(ValueError):
+    """Invalid featurizer settings."""
+
+
+@dataclass(frozen=True)
+class FeaturizerSpec:
+    """Settings of one featurizer (config key ``datasets.<name>.featurizer``).
+
+    ``depth`` is used by ``resnet_v2`` only and must be 9k+2 (20, 29, 56, ...).
+    ``threads`` is the pinned intra-op thread count.
+    """
+
+    architecture: str = "mnist_cnn"
+    epochs: int = 40
+    batch_size: int = 512
+    learning_rate: float = 1e-3
+    seed: int = 0
+    depth: int = 20
+    threads: int = 2
+    predict_batch_size: int = 1024
+
+    def __post_init__(self):
+        if self.architecture not in ARCHITECTURES:
+            raise FeaturizerError(
+                f"unknown architecture {self.architecture!r}; expected one of {', '.join(ARCHITECTURES)}"
+            )
+        if self.architecture == "resnet_v2" and (self.depth < 11 or (self.depth - 2) % 9):
+            raise FeaturizerError(f"resnet_v2 depth must be 9k+2 with k >= 1 (11, 20, 29, 56, ...), got {self.depth}")
+        for name in ("epochs", "batch_size", "threads", "predict_batch_size"):
+            if int(getattr(self, name)) < 1:
+                raise FeaturizerError(f"featurizer.{name} must be >= 1")
+
+    @classmethod
+    def from_config(cls, cfg: dict) -> FeaturizerSpec:
+        known = set(cls.__dataclass_fields__)
+        return cls(**{k: v for k, v in cfg.items() if k in known})
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+_configured: tuple[int, int] | None = None
+
+
+def configure_tensorflow(threads: int, seed: int) -> None:
+    """Seed everything and make TensorFlow deterministic with ``threads``
+    intra-op threads. Call before any TensorFlow work in the process."""
+    global _configured
+    import keras
+    import tensorflow as tf
+
+    if _configured is None:
+        tf.config.threading.set_intra_op_parallelism_threads(int(threads))
+        tf.config.threading.set_inter_op_parallelism_threads(1)
+        tf.config.experimental.enable_op_determinism()
+        _configured = (int(threads), int(seed))
+    elif _configured[0] != int(threads):
+        raise RuntimeError(
+            f"TensorFlow already runs with {_configured[0]} intra-op threads in this process; "
+            f"cannot switch to {threads}"
+        )
+    keras.utils.set_random_seed(int(seed))
+
+
+def _layers():
+    import keras
+
+    return keras, keras.layers
+
+
+def build_mnist_cnn(input_shape, n_classes: int):
+    """The authors' MNIST CNN (the Keras mnist_cnn example with N(0, 0.05) kernels)."""
+    keras, L = _layers()
+    init = keras.initializers.RandomNormal(mean=0.0, stddev=0.05)
+    inputs = keras.Input(shape=input_shape)
+    x = L.Conv2D(32, 3, padding="same", activation="relu", kernel_initializer=init)(inputs)
+    x = L.Conv2D(32, 3, activation="relu", kernel_initializer=init)(x)
+    x = L.MaxPooling2D(2)(x)
+    x = L.Dropout(0.25)(x)
+    x = L.Conv2D(64, 3, padding="same", activation="relu", kernel_initializer=init)(x)
+    x = L.Conv2D(64, 3, activation="relu", kernel_initializer=init)(x)
+    x = L.MaxPooling2D(2)(x)
+    x = L.Dropout(0.25)(x)
+    x = L.Flatten()(x)
+    x = L.Dense(512, activation="relu", kernel_initializer=init, name="bottleneck")(x)
+    x = L.Dropout(0.5)(x)
+    outputs = L.Dense(n_classes, activation="softmax", kernel_initializer=init)(x)
+    return keras.Model(inputs, outputs, name="mnist_cnn")
+
+
+def build_lenet(input_shape, n_classes: int):
+    """LeNet-5 (ReLU, max pooling); bottleneck = the 84-unit layer."""
+    keras, L = _layers()
+    inputs = keras.Input(shape=input_shape)
+    x = L.Conv2D(6, 5, padding="same", activation="relu")(inputs)
+    x = L.MaxPooling2D(2)(x)
+    x = L.Conv2D(16, 5, activation="relu")(x)
+    x = L.MaxPooling2D(2)(x)
+    x = L.Flatten()(x)
+    x = L.Dense(120, activation="relu")(x)
+    x = L.Dense(84, activation="relu", name="bottleneck")(x)
+    outputs = L.Dense(n_classes, activation="softmax")(x)
+    return keras.Model(inputs, outputs, name="lenet")
+
+
+def build_resnet_v2(input_shape, n_classes: int, depth: int = 20):
+    """Pre-activation ResNet with bottleneck blocks (He et al. 2016) as in the
+    Keras CIFAR-10 example the authors used: 3 stages of (depth-2)/9 blocks,
+    16/64 -> 64/128 -> 128/256 filters, stride 2 at stages 2 and 3, L2 1e-4,
+    He-normal kernels; bottleneck = global average pooling (256-d)."""
+    keras, L = _layers()
+    reg = keras.regularizers.l2(1e-4)
+
+    def conv(x, filters, kernel=3, strides=1):
+        return L.Conv2D(filters, kernel, strides=strides, padding="same",
+                        kernel_initializer="he_normal", kernel_regularizer=reg)(x)
+
+    def bn_relu(x):
+        return L.Activation("relu")(L.BatchNormalization()(x))
+
+    blocks = (depth - 2) // 9
+    inputs = keras.Input(shape=input_shape)
+    x = bn_relu(conv(inputs, 16))
+    filters_in = 16
+    for stage in range(3):
+        filters_out = filters_in * 4 if stage == 0 else filters_in * 2
+        for block in range(blocks):
+            strides = 2 if stage > 0 and block == 0 else 1
+            # The first block of stage 0 follows the stem's BN-ReLU directly.
+            y = x if stage == 0 and block == 0 else bn_relu(x)
+            y = conv(y, filters_in, 1, strides)
+            y = conv(bn_relu(y), filters_in)
+            y = conv(bn_relu(y), filters_out, 1)
+            shortcut = conv(x, filters_out, 1, strides) if block == 0 else x
+            x = L.Add()([shortcut, y])
+        filters_in = filters_out
+    x = bn_relu(x)
+    x = L.GlobalAveragePooling2D(name="bottleneck")(x)
+    outputs = L.Dense(n_classes, activation="softmax", kernel_initializer="he_normal")(x)
+    return keras.Model(inputs, outputs, name=f"resnet{depth}_v2")
+
+
+def build(spec: FeaturizerSpec, input_shape: tuple[int, int, int], n_classes: int):
+    if spec.architecture == "mnist_cnn":
+        return build_mnist_cnn(input_shape, n_classes)
+    if spec.architecture == "lenet":
+        return build_lenet(input_shape, n_classes)
+    return build_resnet_v2(input_shape, n_classes, spec.depth)
+
+
+def to_inputs(images: np.ndarray) -> np.ndarray:
+    """uint8 (N, H, W, C) -> float32 scaled by 1/255."""
+    return np.asarray(images, dtype=np.float32) / np.float32(255.0)
+
+
+def _history_callback(rows: list, n_images: int):
+    import keras
+
+    class EpochLog(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            self._start = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            seconds = time.perf_counter() - self._start
+            row = {"epoch": epoch + 1, "loss": float(logs["loss"]), "accuracy": float(logs["accuracy"]),
+                   "seconds": seconds, "n_images": n_images}
+            rows.append(row)
+            log.info("epoch %d/%d loss %.4f accuracy %.4f (%.2f s)", row["epoch"], self.params["epochs"],
+                     row["loss"], row["accuracy"], seconds)
+
+    return EpochLog()
+
+
+def train(images: np.ndarray, labels: np.ndarray, spec: FeaturizerSpec):
+    """Train a featurizer from scratch.
+
+    Parameters
+    ----------
+    images : uint8 array of shape (N, H, W, C)
+    labels : int array of shape (N,), values 0..n_classes-1
+
+    Returns
+    -------
+    model : the trained keras.Model (softmax classifier)
+    history : list of dicts with keys ``HISTORY_COLUMNS``, one per epoch
+    """
+    configure_tensorflow(spec.threads, spec.seed)
+    import keras
+
+    labels = np.asarray(labels, dtype=np.int64)
+    n_classes = int(labels.max()) + 1
+    model = build(spec, tuple(images.shape[1:]), n_classes)
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate=spec.learning_rate),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    log.info("training %s on %d images %s, %d classes, %d epochs, batch %d, %d threads",
+             model.name, len(images), images.shape[1:], n_classes, spec.epochs, spec.batch_size, spec.threads)
+    history: list[dict] = []
+    model.fit(to_inputs(images), labels, epochs=spec.epochs, batch_size=spec.batch_size,
+              shuffle=True, verbose=0, callbacks=[_history_callback(history, len(images))])
+    return model, history
+
+
+def bottleneck(model):
+    """The sub-model from the input to the layer named ``bottleneck``."""
+    import keras
+
+    return keras.Model(model.inputs, model.get_layer("bottleneck").output)
+
+
+def featurize(extractor, images: np.ndarray, batch_size: int) -> np.ndarray:
+    """Bottleneck features, float32 of shape (N, d), computed with ``predict``."""
+    if len(images) == 0:
+        return np.empty((0, extractor.output_shape[-1]), np.float32)
+    features = extractor.predict(to_inputs(images), batch_size=batch_size, verbose=0)
+    return np.asarray(features, dtype=np.float32).reshape(len(images), -1)
+
+
+def save(model, history: list[dict], model_path: Path, history_path: Path) -> None:
+    """Write the model (``.keras``) and its per-epoch history (TSV), atomically."""
+    from effaug.runtime import atomic_output
+
+    with atomic_output(model_path) as tmp:
+        model.save(tmp)
+    with atomic_output(history_path) as tmp, open(tmp, "w", newline="") as f:
+        writer = csv.DictWriter(f, HISTORY_COLUMNS, delimiter="\t", lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(history)
+
+
+def load(model_path: Path):
+    import keras
+
+    return keras.models.load_model(model_path)
+
+
+def training_data(train_on: str, data_path: Path, source: str, path: Path | None):
+    """Images and labels a featurizer trains on: the binary task's training
+    points (``subset``, from data.h5) or the source's whole training split with
+    all its classes, relabelled 0..C-1 (``full``)."""
+    if train_on == "subset":
+        from effaug.features import read_task
+
+        task = read_task(data_path)
+        return task.train_images, task.train_labels.astype(np.int64)
+    if train_on == "full":
+        from effaug.datasets import load
+
+        raw = load(source, path)
+        _, labels = np.unique(raw.train_labels, return_inverse=True)
+        return raw.train_images, labels.astype(np.int64)
+    raise FeaturizerError(f"unknown train_on {train_on!r}; expected 'subset' or 'full'")

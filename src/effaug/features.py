@@ -1,0 +1,257 @@
+"""The HDF5 stores: ``data.h5`` (the binary task) and ``features.h5``
+(bottleneck features of originals, augmented copies and the poisoned test
+set). The layouts are documented in docs/hdf5-layout.md; this module is the
+only code that writes or reads them.
+
+Reading needs no TensorFlow: only :func:`compute_features` imports it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from effaug import augment
+from effaug.datasets import BinaryTask
+from effaug.runtime import atomic_output
+
+log = logging.getLogger("effaug.features")
+
+DATA_LAYOUT = {
+    "train/images": "uint8 (n, H, W, C)",
+    "train/labels": "uint8 (n,) 0/1",
+    "train/index": "int64 (n,) position in the source's train split",
+    "test/images": "uint8 (m, H, W, C)",
+    "test/labels": "uint8 (m,) 0/1",
+    "test/index": "int64 (m,) position in the source's test split",
+}
+FEATURES_LAYOUT = {
+    "train/features": "float32 (n, d)",
+    "train/labels": "uint8 (n,)",
+    "augmented/features": "float32 (K*n, d), row i*K+k = transform k of train point i",
+    "augmented/labels": "uint8 (K*n,)",
+    "augmented/source": "int64 (K*n,) train index of each row",
+    "augmented/transform": "int64 (K*n,) transform index of each row",
+    "test/features": "float32 (m, d)",
+    "test/labels": "uint8 (m,)",
+    "poisoned_test/features": "float32 ((K+1)*m, d): the m originals, then K*m copies source-major",
+    "poisoned_test/labels": "uint8 ((K+1)*m,)",
+    "poisoned_test/source": "int64 ((K+1)*m,) test index of each row",
+    "poisoned_test/transform": "int64 ((K+1)*m,) transform index, -1 for an original",
+}
+
+
+class StoreError(ValueError):
+    """An HDF5 store is missing datasets or holds invalid values."""
+
+
+def _write(group: h5py.File, name: str, array: np.ndarray) -> None:
+    # No time stamps: the same arrays give byte-identical files.
+    group.create_dataset(name, data=array, track_times=False)
+
+
+def _require(f: h5py.File, path: Path, names) -> None:
+    missing = [n for n in names if n not in f]
+    if missing:
+        raise StoreError(f"{path}: missing dataset(s) {', '.join(missing)}; "
+                         "the file is not an effaug store or was written by another version; delete it and re-run")
+
+
+# --------------------------------------------------------------------------
+# data.h5
+
+
+def write_task(path: Path, task: BinaryTask, attrs: Mapping) -> None:
+    """Write the binary task with ``attrs`` (dataset, source, path, ...)."""
+    with atomic_output(path) as tmp, h5py.File(tmp, "w", track_order=True) as f:
+        for split in ("train", "test"):
+            _write(f, f"{split}/images", getattr(task, f"{split}_images"))
+            _write(f, f"{split}/labels", getattr(task, f"{split}_labels").astype(np.uint8))
+            _write(f, f"{split}/index", getattr(task, f"{split}_index").astype(np.int64))
+        f.attrs["class_names"] = json.dumps(list(task.class_names))
+        f.attrs["classes"] = json.dumps([int(c) for c in task.classes])
+        for key, value in attrs.items():
+            f.attrs[key] = value if isinstance(value, (int, float, str)) else json.dumps(value)
+
+
+def read_task(path: Path) -> BinaryTask:
+    path = Path(path)
+    with h5py.File(path, "r") as f:
+        _require(f, path, DATA_LAYOUT)
+        return BinaryTask(
+            **{f"{split}_{what}": f[f"{split}/{what}"][()]
+               for split in ("train", "test") for what in ("images", "labels", "index")},
+            class_names=tuple(json.loads(f.attrs["class_names"])),
+            classes=tuple(json.loads(f.attrs["classes"])),
+        )
+
+
+def read_attrs(path: Path) -> dict:
+    with h5py.File(path, "r") as f:
+        return dict(f.attrs)
+
+
+# --------------------------------------------------------------------------
+# features.h5
+
+
+@dataclass
+class FeatureSet:
+    """Everything in ``features.h5``; shapes as in ``FEATURES_LAYOUT``."""
+
+    train: np.ndarray
+    train_labels: np.ndarray
+    augmented: np.ndarray
+    augmented_source: np.ndarray
+    augmented_transform: np.ndarray
+    test: np.ndarray
+    test_labels: np.ndarray
+    poisoned_test: np.ndarray
+    poisoned_test_labels: np.ndarray
+    poisoned_test_source: np.ndarray
+    poisoned_test_transform: np.ndarray
+    attrs: dict = field(default_factory=dict)
+
+    @property
+    def n_transforms(self) -> int:
+        return len(self.augmented) // max(len(self.train), 1)
+
+    @property
+    def augmented_labels(self) -> np.ndarray:
+        return self.train_labels[self.augmented_source]
+
+    def augmented_rows(self, points: np.ndarray) -> np.ndarray:
+        """Row indices in ``augmented`` of all K copies of the given train points."""
+        k = self.n_transforms
+        points = np.asarray(points, dtype=np.int64)
+        return (points[:, None] * k + np.arange(k)[None, :]).ravel()
+
+
+def _augment_and_featurize(extractor, images, name, params, batch_size, chunk):
+    """Features of all K copies of ``images``, source-major, computed in chunks
+    of ``chunk`` source images so memory stays bounded."""
+    from effaug import cnn
+
+    parts, sources, transforms = [], [], []
+    for start in range(0, len(images), chunk):
+        augmented, source, transform = augment.augment(images[start:start + chunk], name, params)
+        parts.append(cnn.featurize(extractor, augmented, batch_size))
+        sources.append(source + start)
+        transforms.append(transform)
+    if not parts:
+        return np.empty((0, extractor.output_shape[-1]), np.float32), np.empty(0, np.int64), np.empty(0, np.int64)
+    return np.concatenate(parts), np.concatenate(sources), np.concatenate(transforms)
+
+
+def compute_features(model, task: BinaryTask, augmentation: str, params: Mapping,
+                     batch_size: int = 1024, chunk: int = 2048) -> FeatureSet:
+    """Featurize the originals, every augmented copy of the training points,
+    the test set and the poisoned test set with ``model``'s bottleneck."""
+    from effaug import cnn
+
+    extractor = cnn.bottleneck(model)
+    k = augment.n_transforms(augmentation, params)
+    log.info("featurizing %d train and %d test images, %s with K=%d", len(task.train_images),
+             len(task.test_images), augmentation, k)
+    train = cnn.featurize(extractor, task.train_images, batch_size)
+    augmented, aug_source, aug_transform = _augment_and_featurize(
+        extractor, task.train_images, augmentation, params, batch_size, chunk)
+    test = cnn.featurize(extractor, task.test_images, batch_size)
+    test_aug, test_source, test_transform = _augment_and_featurize(
+        extractor, task.test_images, augmentation, params, batch_size, chunk)
+    m = len(task.test_images)
+    attrs = {
+        "augmentation": augmentation,
+        "params": json.dumps(dict(params), sort_keys=True),
+        "transforms": json.dumps(augment.transforms(augmentation, params)),
+        "n_transforms": k,
+        "feature_dim": int(train.shape[1]),
+    }
+    return FeatureSet(
+        train=train,
+        train_labels=task.train_labels.astype(np.uint8),
+        augmented=augmented,
+        augmented_source=aug_source,
+        augmented_transform=aug_transform,
+        test=test,
+        test_labels=task.test_labels.astype(np.uint8),
+        poisoned_test=np.concatenate([test, test_aug]),
+        poisoned_test_labels=np.concatenate([task.test_labels, task.test_labels[test_source]]).astype(np.uint8),
+        poisoned_test_source=np.concatenate([np.arange(m, dtype=np.int64), test_source]),
+        poisoned_test_transform=np.concatenate([np.full(m, -1, np.int64), test_transform]),
+        attrs=attrs,
+    )
+
+
+def write_features(path: Path, fs: FeatureSet, attrs: Mapping | None = None) -> None:
+    arrays = {
+        "train/features": fs.train,
+        "train/labels": fs.train_labels,
+        "augmented/features": fs.augmented,
+        "augmented/labels": fs.augmented_labels.astype(np.uint8),
+        "augmented/source": fs.augmented_source,
+        "augmented/transform": fs.augmented_transform,
+        "test/features": fs.test,
+        "test/labels": fs.test_labels,
+        "poisoned_test/features": fs.poisoned_test,
+        "poisoned_test/labels": fs.poisoned_test_labels,
+        "poisoned_test/source": fs.poisoned_test_source,
+        "poisoned_test/transform": fs.poisoned_test_transform,
+    }
+    with atomic_output(path) as tmp, h5py.File(tmp, "w", track_order=True) as f:
+        for name, array in arrays.items():
+            _write(f, name, array)
+        for key, value in {**fs.attrs, **(attrs or {})}.items():
+            f.attrs[key] = value if isinstance(value, (int, float, str)) else json.dumps(value)
+
+
+def read_features(path: Path) -> FeatureSet:
+    """Read ``features.h5`` and check it: all datasets present, consistent
+    shapes, finite features. Raises :class:`StoreError` naming the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise StoreError(f"{path}: file not found")
+    try:
+        f = h5py.File(path, "r")
+    except OSError as err:
+        raise StoreError(f"{path}: not a readable HDF5 file ({err})") from err
+    with f:
+        _require(f, path, FEATURES_LAYOUT)
+        fs = FeatureSet(
+            train=f["train/features"][()],
+            train_labels=f["train/labels"][()],
+            augmented=f["augmented/features"][()],
+            augmented_source=f["augmented/source"][()],
+            augmented_transform=f["augmented/transform"][()],
+            test=f["test/features"][()],
+            test_labels=f["test/labels"][()],
+            poisoned_test=f["poisoned_test/features"][()],
+            poisoned_test_labels=f["poisoned_test/labels"][()],
+            poisoned_test_source=f["poisoned_test/source"][()],
+            poisoned_test_transform=f["poisoned_test/transform"][()],
+            attrs=dict(f.attrs),
+        )
+    n, d = fs.train.shape
+    k = int(fs.attrs.get("n_transforms", fs.n_transforms))
+    m = len(fs.test)
+    expected = {
+        "augmented/features": (fs.augmented.shape, (k * n, d)),
+        "test/features": (fs.test.shape[1:], (d,)),
+        "poisoned_test/features": (fs.poisoned_test.shape, ((k + 1) * m, d)),
+        "train/labels": (fs.train_labels.shape, (n,)),
+        "poisoned_test/labels": (fs.poisoned_test_labels.shape, ((k + 1) * m,)),
+    }
+    for name, (got, want) in expected.items():
+        if tuple(got) != tuple(want):
+            raise StoreError(f"{path}: {name} has shape {tuple(got)}, expected {tuple(want)}")
+    for name in ("train", "augmented", "test", "poisoned_test"):
+        if not np.isfinite(getattr(fs, name)).all():
+            raise StoreError(f"{path}: {name}/features holds NaN or infinite values; "
+                             "the featurizer diverged: check its log and settings, then re-run")
+    return fs

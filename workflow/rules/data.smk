@@ -1,0 +1,52 @@
+# Data: explicit downloads for real use, then the binary task of each dataset.
+
+
+rule download_source:
+    output:
+        record="results/downloads/{source}.tsv",
+    params:
+        files=lambda wildcards: remote_files(wildcards.source),
+        directory=lambda wildcards: str(DATA_ROOT / DOWNLOAD_DIRS[wildcards.source]),
+    log:
+        "results/logs/download_source/{source}.log",
+    benchmark:
+        "results/benchmarks/download_source/{source}.tsv"
+    threads: 1
+    resources:
+        mem_mb=500,
+        runtime=120,
+    conda:
+        ENV
+    script:
+        "../scripts/download.py"
+
+
+rule download:
+    input:
+        expand("results/downloads/{source}.tsv", source=downloadable_sources()),
+
+
+rule binarize:
+    input:
+        dataset_files,
+    output:
+        data="results/{dataset}/data.h5",
+    params:
+        source=lambda wildcards: DATASETS[wildcards.dataset]["source"],
+        path=lambda wildcards: str(dataset_path(wildcards.dataset) or ""),
+        classes=lambda wildcards: DATASETS[wildcards.dataset]["classes"],
+        n_train=lambda wildcards: DATASETS[wildcards.dataset]["n_train"],
+        train_subset=lambda wildcards: DATASETS[wildcards.dataset]["train_subset"],
+        train_subset_seed=lambda wildcards: DATASETS[wildcards.dataset]["train_subset_seed"],
+    log:
+        "results/logs/binarize/{dataset}.log",
+    benchmark:
+        "results/benchmarks/binarize/{dataset}.tsv"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=15,
+    conda:
+        ENV
+    script:
+        "../scripts/binarize.py"

@@ -1,0 +1,49 @@
+# Featurizer CNN and the cached bottleneck features per augmentation.
+
+
+rule train_featurizer:
+    input:
+        featurizer_training_input,
+    output:
+        model="results/{dataset}/featurizer.keras",
+        history="results/{dataset}/featurizer_history.tsv",
+    params:
+        featurizer=lambda wildcards: featurizer_spec(wildcards.dataset),
+        train_on=lambda wildcards: DATASETS[wildcards.dataset]["featurizer"]["train_on"],
+        source=lambda wildcards: DATASETS[wildcards.dataset]["source"],
+        path=lambda wildcards: str(dataset_path(wildcards.dataset) or ""),
+    log:
+        "results/logs/train_featurizer/{dataset}.log",
+    benchmark:
+        "results/benchmarks/train_featurizer/{dataset}.tsv"
+    threads: lambda wildcards: DATASETS[wildcards.dataset]["featurizer"]["threads"]
+    resources:
+        mem_mb=8000,
+        runtime=240,
+    conda:
+        ENV
+    script:
+        "../scripts/train_featurizer.py"
+
+
+rule features:
+    input:
+        data="results/{dataset}/data.h5",
+        model="results/{dataset}/featurizer.keras",
+    output:
+        features="results/{dataset}/{augmentation}/features.h5",
+    params:
+        augmentation=augmentation_params,
+        featurizer=lambda wildcards: featurizer_spec(wildcards.dataset),
+    log:
+        "results/logs/features/{dataset}/{augmentation}.log",
+    benchmark:
+        "results/benchmarks/features/{dataset}/{augmentation}.tsv"
+    threads: lambda wildcards: DATASETS[wildcards.dataset]["featurizer"]["threads"]
+    resources:
+        mem_mb=8000,
+        runtime=60,
+    conda:
+        ENV
+    script:
+        "../scripts/features.py"

@@ -1,0 +1,15 @@
+"""Cut the two-class task from a source and write data.h5."""
+
+from effaug import datasets as ds
+from effaug.features import write_task
+from effaug.runtime import job
+
+with job(snakemake.log[0], snakemake.threads):
+    p = snakemake.params
+    task = ds.make_task(p.source, p.path or None, p.classes, p.n_train, p.train_subset, p.train_subset_seed)
+    write_task(
+        snakemake.output.data,
+        task,
+        {"dataset": snakemake.wildcards.dataset, "source": p.source, "path": p.path,
+         "n_train": p.n_train, "train_subset": p.train_subset, "train_subset_seed": p.train_subset_seed},
+    )

@@ -1,0 +1,11 @@
+"""Train the dataset's featurizer CNN; save it with its per-epoch history."""
+
+from effaug import cnn
+from effaug.runtime import job
+
+with job(snakemake.log[0], snakemake.threads):
+    p = snakemake.params
+    spec = cnn.FeaturizerSpec(**p.featurizer)
+    images, labels = cnn.training_data(p.train_on, snakemake.input[0], p.source, p.path or None)
+    model, history = cnn.train(images, labels, spec)
+    cnn.save(model, history, snakemake.output.model, snakemake.output.history)
