@@ -5,7 +5,7 @@ import pytest
 from effaug import augment, cnn
 from effaug import datasets as ds
 from effaug import features as F
-from tests.conftest import pattern_images, write_mnist_idx
+from tests.conftest import REPO, pattern_images, write_mnist_idx
 
 THREADS = 2
 
@@ -94,3 +94,9 @@ def test_failed_write_leaves_no_file(tmp_path, task_and_model):
     with pytest.raises(Exception):
         F.write_task(tmp_path / "data.h5", broken, {})
     assert list(tmp_path.iterdir()) == []
+
+
+def test_layout_is_documented():
+    doc = (REPO / "docs" / "hdf5-layout.md").read_text()
+    for name in [*F.DATA_LAYOUT, *F.FEATURES_LAYOUT]:
+        assert f"`{name}`" in doc, name

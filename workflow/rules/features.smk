@@ -6,7 +6,11 @@ rule train_featurizer:
         featurizer_training_input,
     output:
         model="results/{dataset}/featurizer.keras",
-        history="results/{dataset}/featurizer_history.tsv",
+        history=report(
+            "results/{dataset}/featurizer_history.tsv",
+            caption="../report/featurizer_history.rst",
+            category="Featurizer",
+        ),
     params:
         featurizer=lambda wildcards: featurizer_spec(wildcards.dataset),
         train_on=lambda wildcards: DATASETS[wildcards.dataset]["featurizer"]["train_on"],

@@ -1,0 +1,35 @@
+# Two commands on a fresh machine (Python 3.11 and the package registries):
+#   make run    set up .venv and run the workflow on the embedded default data
+#   make test   set up .venv and run the whole test suite
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+CORES ?= $(shell nproc 2>/dev/null || echo 2)
+
+.PHONY: setup run test lint clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml requirements.lock
+	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "effaug needs Python 3.11; set PYTHON=/path/to/python3.11"'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -c requirements.lock -e '.[test]'
+	touch $@
+
+run: setup
+	$(BIN)/snakemake --cores $(CORES)
+	@echo
+	@echo "Done. Outputs are under results/ (see README.md, 'Where outputs land'):"
+	@find results -maxdepth 3 \( -name '*.h5' -o -name '*.keras' -o -name '*.tsv' \) -not -path '*/logs/*' -not -path '*/benchmarks/*' | sort | sed 's/^/  /'
+
+test: setup
+	$(BIN)/pytest
+
+lint: setup
+	$(BIN)/snakemake --lint
+
+clean:
+	rm -rf results .snakemake
