@@ -51,9 +51,27 @@ class StoreError(ValueError):
     """An HDF5 store is missing datasets or holds invalid values."""
 
 
-def _write(group: h5py.File, name: str, array: np.ndarray) -> None:
-    # No time stamps: the same arrays give byte-identical files.
-    group.create_dataset(name, data=array, track_times=False)
+_ORDER = h5py.h5p.CRT_ORDER_TRACKED | h5py.h5p.CRT_ORDER_INDEXED
+
+
+def _create_h5(path: Path) -> h5py.File:
+    """A new HDF5 file whose objects carry no time stamps, so that the same
+    arrays and attributes give byte-identical files."""
+    fcpl = h5py.h5p.create(h5py.h5p.FILE_CREATE)
+    fcpl.set_obj_track_times(False)
+    fcpl.set_link_creation_order(_ORDER)
+    return h5py.File(h5py.h5f.create(str(path).encode(), h5py.h5f.ACC_TRUNC, fcpl=fcpl))
+
+
+def _write(f: h5py.File, name: str, array: np.ndarray) -> None:
+    """Write dataset ``group/name``, creating the group without time stamps."""
+    group_name, dataset_name = name.split("/")
+    if group_name not in f:
+        gcpl = h5py.h5p.create(h5py.h5p.GROUP_CREATE)
+        gcpl.set_obj_track_times(False)
+        gcpl.set_link_creation_order(_ORDER)
+        h5py.h5g.create(f.id, group_name.encode(), gcpl=gcpl)
+    f[group_name].create_dataset(dataset_name, data=array, track_times=False)
 
 
 def _require(f: h5py.File, path: Path, names) -> None:
@@ -69,7 +87,7 @@ def _require(f: h5py.File, path: Path, names) -> None:
 
 def write_task(path: Path, task: BinaryTask, attrs: Mapping) -> None:
     """Write the binary task with ``attrs`` (dataset, source, path, ...)."""
-    with atomic_output(path) as tmp, h5py.File(tmp, "w", track_order=True) as f:
+    with atomic_output(path) as tmp, _create_h5(tmp) as f:
         for split in ("train", "test"):
             _write(f, f"{split}/images", getattr(task, f"{split}_images"))
             _write(f, f"{split}/labels", getattr(task, f"{split}_labels").astype(np.uint8))
@@ -204,7 +222,7 @@ def write_features(path: Path, fs: FeatureSet, attrs: Mapping | None = None) -> 
         "poisoned_test/source": fs.poisoned_test_source,
         "poisoned_test/transform": fs.poisoned_test_transform,
     }
-    with atomic_output(path) as tmp, h5py.File(tmp, "w", track_order=True) as f:
+    with atomic_output(path) as tmp, _create_h5(tmp) as f:
         for name, array in arrays.items():
             _write(f, name, array)
         for key, value in {**fs.attrs, **(attrs or {})}.items():
