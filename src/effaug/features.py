@@ -63,15 +63,44 @@ def _create_h5(path: Path) -> h5py.File:
     return h5py.File(h5py.h5f.create(str(path).encode(), h5py.h5f.ACC_TRUNC, fcpl=fcpl))
 
 
-def _write(f: h5py.File, name: str, array: np.ndarray) -> None:
-    """Write dataset ``group/name``, creating the group without time stamps."""
-    group_name, dataset_name = name.split("/")
-    if group_name not in f:
-        gcpl = h5py.h5p.create(h5py.h5p.GROUP_CREATE)
-        gcpl.set_obj_track_times(False)
-        gcpl.set_link_creation_order(_ORDER)
-        h5py.h5g.create(f.id, group_name.encode(), gcpl=gcpl)
-    f[group_name].create_dataset(dataset_name, data=array, track_times=False)
+def _write_path(f: h5py.File, name: str, array) -> None:
+    """Write a dataset at a path of any depth, creating groups without time stamps."""
+    parts = name.split("/")
+    group = f
+    for part in parts[:-1]:
+        if part not in group:
+            gcpl = h5py.h5p.create(h5py.h5p.GROUP_CREATE)
+            gcpl.set_obj_track_times(False)
+            gcpl.set_link_creation_order(_ORDER)
+            h5py.h5g.create(group.id, part.encode(), gcpl=gcpl)
+        group = group[part]
+    group.create_dataset(parts[-1], data=np.asarray(array), track_times=False)
+
+
+def write_arrays(path: Path, arrays: Mapping[str, np.ndarray], attrs: Mapping | None = None) -> None:
+    """A small store of named arrays (``scores.h5``, k-DPP kernels, Update
+    states), written atomically and without time stamps."""
+    with atomic_output(path) as tmp, _create_h5(tmp) as f:
+        for name, array in arrays.items():
+            _write_path(f, name, array)
+        for key, value in (attrs or {}).items():
+            f.attrs[key] = value if isinstance(value, (int, float, str)) else json.dumps(value)
+
+
+def read_arrays(path: Path, required=()) -> tuple[dict[str, np.ndarray], dict]:
+    """All arrays of a store (names with their group paths) and its attributes."""
+    path = Path(path)
+    if not path.is_file():
+        raise StoreError(f"{path}: file not found")
+    try:
+        f = h5py.File(path, "r")
+    except OSError as err:
+        raise StoreError(f"{path}: not a readable HDF5 file ({err})") from err
+    arrays = {}
+    with f:
+        _require(f, path, required)
+        f.visititems(lambda name, obj: arrays.__setitem__(name, obj[()]) if isinstance(obj, h5py.Dataset) else None)
+        return arrays, dict(f.attrs)
 
 
 def _require(f: h5py.File, path: Path, names) -> None:
@@ -87,15 +116,13 @@ def _require(f: h5py.File, path: Path, names) -> None:
 
 def write_task(path: Path, task: BinaryTask, attrs: Mapping) -> None:
     """Write the binary task with ``attrs`` (dataset, source, path, ...)."""
-    with atomic_output(path) as tmp, _create_h5(tmp) as f:
-        for split in ("train", "test"):
-            _write(f, f"{split}/images", getattr(task, f"{split}_images"))
-            _write(f, f"{split}/labels", getattr(task, f"{split}_labels").astype(np.uint8))
-            _write(f, f"{split}/index", getattr(task, f"{split}_index").astype(np.int64))
-        f.attrs["class_names"] = json.dumps(list(task.class_names))
-        f.attrs["classes"] = json.dumps([int(c) for c in task.classes])
-        for key, value in attrs.items():
-            f.attrs[key] = value if isinstance(value, (int, float, str)) else json.dumps(value)
+    arrays = {}
+    for split in ("train", "test"):
+        arrays[f"{split}/images"] = getattr(task, f"{split}_images")
+        arrays[f"{split}/labels"] = getattr(task, f"{split}_labels").astype(np.uint8)
+        arrays[f"{split}/index"] = getattr(task, f"{split}_index").astype(np.int64)
+    meta = {"class_names": list(task.class_names), "classes": [int(c) for c in task.classes]}
+    write_arrays(path, arrays, {**meta, **attrs})
 
 
 def read_task(path: Path) -> BinaryTask:
@@ -222,11 +249,7 @@ def write_features(path: Path, fs: FeatureSet, attrs: Mapping | None = None) -> 
         "poisoned_test/source": fs.poisoned_test_source,
         "poisoned_test/transform": fs.poisoned_test_transform,
     }
-    with atomic_output(path) as tmp, _create_h5(tmp) as f:
-        for name, array in arrays.items():
-            _write(f, name, array)
-        for key, value in {**fs.attrs, **(attrs or {})}.items():
-            f.attrs[key] = value if isinstance(value, (int, float, str)) else json.dumps(value)
+    write_arrays(path, arrays, {**fs.attrs, **(attrs or {})})
 
 
 def read_features(path: Path) -> FeatureSet:

@@ -1,0 +1,324 @@
+"""One experiment step at a time: scores of the originals, references
+(no / full augmentation, VSV), static orders, and the evaluation of a budget
+(frozen features, or a CNN retrained on the augmented set).
+
+Frozen-mode code paths import neither scikit-learn nor TensorFlow.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from effaug import policies as P
+from effaug import scores as S
+from effaug.features import FeatureSet
+
+log = logging.getLogger("effaug.experiment")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The experiment's model settings (config key ``experiment``)."""
+
+    C: float = 1.0
+    solver: str = "newton"
+    tol: float = 1e-10
+    max_iter: int = 100
+    hessian_l2: str | float = "paper"
+    hessian_sample_weights: bool = False
+    svm_C_grid: tuple = (0.01, 0.1, 1.0, 10.0, 100.0)
+    svm_folds: int = 4
+    kdpp_epsilon: float = 1e-3
+    kmeans_n_init: int = 10
+    kmeans_seed: int = 0
+
+    @classmethod
+    def from_config(cls, cfg: Mapping) -> Settings:
+        return cls(
+            C=float(cfg["C"]),
+            solver=cfg["solver"],
+            tol=float(cfg["tol"]),
+            max_iter=int(cfg["max_iter"]),
+            hessian_l2=cfg["hessian_l2"],
+            hessian_sample_weights=bool(cfg["hessian_sample_weights"]),
+            svm_C_grid=tuple(float(c) for c in cfg["svm"]["C_grid"]),
+            svm_folds=int(cfg["svm"]["folds"]),
+            kdpp_epsilon=float(cfg["kdpp"]["epsilon"]),
+            kmeans_n_init=int(cfg["clustered"]["n_init"]),
+            kmeans_seed=int(cfg["clustered"]["seed"]),
+        )
+
+    @property
+    def l2(self) -> float:
+        return S.hessian_l2(self.hessian_l2, self.C)
+
+
+@dataclass
+class TrainingSet:
+    """The rows of one fit: n originals then the K copies of each chosen point."""
+
+    X: np.ndarray
+    y: np.ndarray
+    weights: np.ndarray
+    n: int
+
+
+@dataclass
+class Features:
+    """What a budget evaluation needs, from the frozen cache or a retrained CNN."""
+
+    train: np.ndarray
+    train_labels: np.ndarray
+    augmented_chosen: np.ndarray  # (K * len(chosen), d), the chosen points' copies, chosen-major
+    poisoned_test: np.ndarray
+    poisoned_test_labels: np.ndarray
+    test: np.ndarray
+    test_labels: np.ndarray
+    n_transforms: int
+    extra: dict = field(default_factory=dict)
+
+
+def frozen_features(fs: FeatureSet, chosen: np.ndarray) -> Features:
+    return Features(
+        train=fs.train,
+        train_labels=fs.train_labels,
+        augmented_chosen=fs.augmented[fs.augmented_rows(chosen)],
+        poisoned_test=fs.poisoned_test,
+        poisoned_test_labels=fs.poisoned_test_labels,
+        test=fs.test,
+        test_labels=fs.test_labels,
+        n_transforms=fs.n_transforms,
+    )
+
+
+def training_set(features: Features, chosen: np.ndarray, down: bool) -> TrainingSet:
+    chosen = np.asarray(chosen, dtype=np.int64)
+    n = len(features.train)
+    X = np.concatenate([features.train, features.augmented_chosen]) if len(chosen) else features.train
+    y = np.concatenate([features.train_labels, np.repeat(features.train_labels[chosen], features.n_transforms)])
+    return TrainingSet(X, y, P.sample_weights(n, chosen, features.n_transforms, down), n)
+
+
+def fit(rows: TrainingSet, settings: Settings, warm_start: np.ndarray | None = None) -> S.LogisticModel:
+    weights = None if np.all(rows.weights == 1.0) else rows.weights
+    return S.fit_logistic(rows.X, rows.y, C=settings.C, sample_weight=weights, tol=settings.tol,
+                          max_iter=settings.max_iter, warm_start=warm_start, solver=settings.solver)
+
+
+def evaluate(model: S.LogisticModel, features: Features) -> dict:
+    return {
+        "accuracy": model.accuracy(features.poisoned_test, features.poisoned_test_labels),
+        "clean_accuracy": model.accuracy(features.test, features.test_labels),
+    }
+
+
+def rescore(score: str, model: S.LogisticModel, features: Features, rows: TrainingSet,
+            settings: Settings, svm_C: float | None = None) -> np.ndarray:
+    """Scores of the n originals under a model fit on ``rows`` (the Update step)."""
+    if score == "svm_margin":  # the originals are the first n rows
+        return S.svm_margins(rows.X, rows.y, C=svm_C).margin[:rows.n]
+    weights = rows.weights if settings.hessian_sample_weights else None
+    return S.score_points(score, model, features.train, features.train_labels, rows.X, settings.l2, weights)
+
+
+# --------------------------------------------------------------------------
+# Scores of the originals and references
+
+
+def compute_scores(fs: FeatureSet, settings: Settings, svm: bool = True) -> dict[str, np.ndarray]:
+    """Every score of the n originals, from the LR fit on the originals, and
+    the same scores under the fit on originals + all augmented copies.
+
+    Returns flat arrays keyed like the datasets of ``scores.h5``.
+    """
+    everything = frozen_features(fs, np.arange(len(fs.train)))
+    originals = training_set(everything, np.empty(0, np.int64), down=False)
+    full = training_set(everything, np.arange(len(fs.train)), down=False)
+    out: dict[str, np.ndarray] = {}
+    for prefix, rows in (("", originals), ("full_augmentation/", full)):
+        start = time.perf_counter()
+        model = fit(rows, settings, None if not prefix else out["model/theta"])
+        H = S.hessian(model, rows.X, settings.l2)
+        infl = S.influence(model, fs.train, fs.train_labels, H)
+        out[f"{prefix}loss"] = S.loss(model, fs.train, fs.train_labels)
+        out[f"{prefix}influence"] = infl["influence"]
+        out[f"{prefix}newton_loo"] = infl["newton_loo"]
+        out[f"{prefix}leverage"] = infl["leverage"]
+        out[f"{prefix}gradient_norm"] = S.gradient_norm(model, fs.train, fs.train_labels)
+        out[f"{prefix}model/theta"] = model.theta
+        log.info("%sLR fit on %d rows in %d Newton iterations, scores in %.2f s", prefix or "originals: ",
+                 len(rows.X), model.n_iter, time.perf_counter() - start)
+    if svm:
+        start = time.perf_counter()
+        fitted = S.svm_margins(fs.train, fs.train_labels, settings.svm_C_grid, settings.svm_folds)
+        out["svm_margin"] = fitted.margin
+        out["support_vectors"] = fitted.support
+        out["svm/C"] = np.array(fitted.C)
+        log.info("linear SVM: C=%g by %d-fold CV, %d support vectors (%.2f s)", fitted.C, settings.svm_folds,
+                 fitted.support.sum(), time.perf_counter() - start)
+    return out
+
+
+def references(features_for, n: int, n_transforms: int, support_vectors: np.ndarray, settings: Settings,
+               warm_start: np.ndarray | None = None) -> dict:
+    """No-augmentation, full-augmentation and VSV accuracies.
+
+    ``features_for(chosen)`` gives the :class:`Features` of a training set with
+    the chosen points augmented: :func:`frozen_features` of the cache, or a
+    retrained CNN (``featurizer_mode: retrain``).
+    """
+    out = {"n_train": n, "n_transforms": n_transforms}
+    for name, chosen in (("no_augmentation", np.empty(0, np.int64)),
+                         ("full_augmentation", np.arange(n)),
+                         ("vsv", np.flatnonzero(support_vectors))):
+        features = features_for(chosen)
+        model = fit(training_set(features, chosen, down=False), settings, warm_start)
+        result = evaluate(model, features)
+        out[f"{name}_accuracy"] = result["accuracy"]
+        out[f"{name}_clean_accuracy"] = result["clean_accuracy"]
+        log.info("%s: %d augmented points, accuracy %.4f", name, len(chosen), result["accuracy"])
+    out["n_support_vectors"] = int(np.sum(support_vectors))
+    return out
+
+
+def cluster_labels(features: np.ndarray, clusters: int, settings: Settings) -> np.ndarray:
+    """k-means labels of the originals (scikit-learn, seeded)."""
+    from sklearn.cluster import KMeans
+
+    if clusters > len(features):
+        raise P.PolicyError(f"{clusters} clusters for {len(features)} points")
+    km = KMeans(n_clusters=clusters, n_init=settings.kmeans_n_init, random_state=settings.kmeans_seed)
+    return km.fit_predict(np.asarray(features, dtype=np.float64))
+
+
+def static_order(policy: P.Policy, scores: np.ndarray | None, features: np.ndarray, seed: int,
+                 settings: Settings) -> np.ndarray:
+    labels = cluster_labels(features, policy.clusters, settings) if policy.kind == "clustered" else None
+    return P.order(policy, scores, P.rng_for(policy.name, seed), len(features), labels)
+
+
+# --------------------------------------------------------------------------
+# A budget
+
+
+def run_budget(features: Features, chosen: np.ndarray, policy: P.Policy, settings: Settings,
+               warm_start: np.ndarray | None = None) -> tuple[dict, S.LogisticModel, TrainingSet]:
+    """Fit on originals + the chosen points' copies and evaluate."""
+    rows = training_set(features, chosen, policy.down)
+    model = fit(rows, settings, warm_start)
+    result = evaluate(model, features)
+    result.update(rows=int(len(rows.X)), augmented_points=int(len(chosen)), fit_seconds=model.fit_seconds,
+                  n_iter=model.n_iter, points=[int(i) for i in chosen])
+    return result, model, rows
+
+
+def update_choice(policy: P.Policy, current_scores: np.ndarray, chosen: np.ndarray, budget: int,
+                  seed: int) -> np.ndarray:
+    """The points augmented at ``budget``: the ones already chosen, then
+    ``budget - len(chosen)`` more drawn from the current scores."""
+    extra = P.continue_order(policy, current_scores, chosen, budget - len(chosen),
+                             P.rng_for(policy.name, seed, budget))
+    return np.concatenate([np.asarray(chosen, dtype=np.int64), extra])
+
+
+def kdpp_choice(policy: P.Policy, eigenvalues: np.ndarray, eigenvectors: np.ndarray, budget: int,
+                seed: int) -> np.ndarray:
+    """One independent k-DPP draw of ``budget`` points."""
+    return P.kdpp_sample(eigenvalues, eigenvectors, budget, P.rng_for(policy.name, seed, budget))
+
+
+# --------------------------------------------------------------------------
+# Retrain mode: a new CNN per budget
+
+
+def retrained_features(task, augmentation: str, params: Mapping, chosen: np.ndarray, spec) -> Features:
+    """Train a new featurizer on the originals + the chosen points' augmented
+    images (the authors' MNIST behaviour) and featurize with it."""
+    from effaug import augment, cnn
+
+    chosen = np.asarray(chosen, dtype=np.int64)
+    chosen_images, _, _ = augment.augment(task.train_images[chosen], augmentation, params)
+    k = augment.n_transforms(augmentation, params)
+    images = np.concatenate([task.train_images, chosen_images])
+    labels = np.concatenate([task.train_labels, np.repeat(task.train_labels[chosen], k)]).astype(np.int64)
+    model, history = cnn.train(images, labels, spec)
+    extractor = cnn.bottleneck(model)
+    test_augmented, test_source, _ = augment.augment(task.test_images, augmentation, params)
+    test = cnn.featurize(extractor, task.test_images, spec.predict_batch_size)
+    return Features(
+        train=cnn.featurize(extractor, task.train_images, spec.predict_batch_size),
+        train_labels=task.train_labels,
+        augmented_chosen=cnn.featurize(extractor, chosen_images, spec.predict_batch_size),
+        poisoned_test=np.concatenate([test, cnn.featurize(extractor, test_augmented, spec.predict_batch_size)]),
+        poisoned_test_labels=np.concatenate([task.test_labels, task.test_labels[test_source]]),
+        test=test,
+        test_labels=task.test_labels,
+        n_transforms=k,
+        extra={"cnn_seconds": float(sum(row["seconds"] for row in history)), "cnn_images": int(len(images))},
+    )
+
+
+# --------------------------------------------------------------------------
+# Small files
+
+
+def write_json(path, obj: Mapping) -> None:
+    import json
+
+    from effaug.runtime import atomic_output
+
+    with atomic_output(path) as tmp:
+        tmp.write_text(json.dumps(obj, indent=1, sort_keys=True) + "\n")
+
+
+def write_order(path, order: np.ndarray, scores: np.ndarray | None) -> None:
+    """One line per rank: the point and, where the policy uses one, its score."""
+    from effaug.runtime import atomic_output
+
+    with atomic_output(path) as tmp:
+        lines = ["rank\tpoint\tscore"]
+        for rank, point in enumerate(order):
+            lines.append(f"{rank}\t{point}\t{'' if scores is None else repr(float(scores[point]))}")
+        tmp.write_text("\n".join(lines) + "\n")
+
+
+def read_order(path) -> np.ndarray:
+    from pathlib import Path
+
+    lines = Path(path).read_text().splitlines()
+    if not lines or lines[0] != "rank\tpoint\tscore":
+        raise ValueError(f"{path}: not an order file (expected the header 'rank, point, score')")
+    return np.array([int(line.split("\t")[1]) for line in lines[1:]], dtype=np.int64)
+
+
+# --------------------------------------------------------------------------
+# Cost: CNN epoch time against training-set size
+
+
+def epoch_timing(task, augmentation: str, params: Mapping, budgets: list[int], spec, epochs: int = 2) -> list[dict]:
+    """Seconds per epoch of the featurizer CNN trained on the originals plus
+    the copies of ``budget`` points (the first points of a fixed random order),
+    for every budget and for 0; the first epoch (graph building) is not counted."""
+    import dataclasses
+
+    from effaug import augment, cnn
+
+    k = augment.n_transforms(augmentation, params)
+    order = np.random.default_rng(spec.seed).permutation(len(task.train_images))
+    rows = []
+    for budget in [0, *budgets]:
+        chosen = order[:budget]
+        images, _, _ = augment.augment(task.train_images[chosen], augmentation, params)
+        X = np.concatenate([task.train_images, images])
+        y = np.concatenate([task.train_labels, np.repeat(task.train_labels[chosen], k)]).astype(np.int64)
+        _, history = cnn.train(X, y, dataclasses.replace(spec, epochs=epochs))
+        seconds = [row["seconds"] for row in history[1:]]
+        rows.append({"augmentation": augmentation, "budget": budget, "images": len(X),
+                     "seconds_per_epoch": float(np.median(seconds))})
+        log.info("%d augmented points, %d images: %.3f s per epoch", budget, len(X), rows[-1]["seconds_per_epoch"])
+    return rows

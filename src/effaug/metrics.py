@@ -1,0 +1,117 @@
+"""Curves, AUC and summary tables (METHOD.md, "Experiment and metrics").
+
+A curve is the accuracy on the poisoned test set against the number of
+augmented points for one (dataset, augmentation, score, policy, seed), with
+the no-augmentation accuracy at x = 0. Its AUC is the trapezoid rule over the
+budgets with accuracy as a fraction (the maximum is the largest budget).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from effaug.policies import parse_policy
+
+CURVE_COLUMNS = ["dataset", "augmentation", "score", "policy", "label", "seed", "budget", "accuracy",
+                 "clean_accuracy", "rows", "fit_seconds", "n_iter"]
+
+
+def curve_auc(budgets: np.ndarray, accuracies: np.ndarray) -> float:
+    """Trapezoid rule over the points (sorted by budget)."""
+    order = np.argsort(budgets, kind="stable")
+    x = np.asarray(budgets, dtype=np.float64)[order]
+    y = np.asarray(accuracies, dtype=np.float64)[order]
+    return float(np.sum((x[1:] - x[:-1]) * (y[1:] + y[:-1]) / 2))
+
+
+def collect_curves(result_paths: Iterable[str | Path], references_path: str | Path, scores: list[str],
+                   policies: list[str]) -> pd.DataFrame:
+    """The long table of one (dataset, augmentation): every budget result, the
+    x = 0 point of every curve, and the VSV point; results of
+    score-independent policies (score ``none``) appear under every score."""
+    references = json.loads(Path(references_path).read_text())
+    rows = []
+    for path in result_paths:
+        result = json.loads(Path(path).read_text())
+        for score in scores if result["score"] == "none" else [result["score"]]:
+            rows.append({**result, "score": score})
+    curves = {(r["dataset"], r["augmentation"], r["score"], r["policy"], r["seed"]) for r in rows}
+    for dataset, augmentation, score, policy, seed in sorted(curves):
+        rows.append({"dataset": dataset, "augmentation": augmentation, "score": score, "policy": policy,
+                     "seed": seed, "budget": 0, "accuracy": references["no_augmentation_accuracy"],
+                     "clean_accuracy": references["no_augmentation_clean_accuracy"],
+                     "rows": references["n_train"], "fit_seconds": np.nan, "n_iter": np.nan})
+    if "vsv" in policies:
+        for score in scores:
+            rows.append({"dataset": references["dataset"], "augmentation": references["augmentation"],
+                         "score": score, "policy": "vsv", "seed": 0, "budget": references["n_support_vectors"],
+                         "accuracy": references["vsv_accuracy"], "clean_accuracy": references["vsv_clean_accuracy"],
+                         "rows": references["n_train"] + references["n_support_vectors"] * references["n_transforms"],
+                         "fit_seconds": np.nan, "n_iter": np.nan})
+    table = pd.DataFrame(rows)
+    table["label"] = table["policy"].map(lambda p: parse_policy(p).label)
+    table = table[CURVE_COLUMNS].sort_values(["score", "policy", "seed", "budget"], kind="stable")
+    return table.reset_index(drop=True)
+
+
+def auc_table(curves: pd.DataFrame, score: str) -> pd.DataFrame:
+    """AUC mean and std (ddof=1) over seeds per policy of one score, sorted by
+    mean, best first. VSV (a single point) has no AUC."""
+    part = curves[(curves["score"] == score) & (curves["policy"] != "vsv")]
+    if part.empty:
+        raise ValueError(f"no curve for score {score!r}")
+    aucs = (part.groupby(["policy", "label", "seed"], sort=True)
+            .apply(lambda g: curve_auc(g["budget"].to_numpy(), g["accuracy"].to_numpy()), include_groups=False)
+            .rename("auc").reset_index())
+    table = aucs.groupby(["policy", "label"]).agg(auc_mean=("auc", "mean"), auc_std=("auc", "std"),
+                                                  seeds=("auc", "size")).reset_index()
+    return table.sort_values(["auc_mean", "policy"], ascending=[False, True], kind="stable").reset_index(drop=True)
+
+
+def mean_accuracy(curves: pd.DataFrame) -> pd.DataFrame:
+    """Mean accuracy over seeds per (augmentation, score, policy, budget)."""
+    return (curves.groupby(["augmentation", "score", "policy", "label", "budget"])["accuracy"]
+            .mean().reset_index())
+
+
+def summary_table(curves: pd.DataFrame, references: dict[str, dict], fractions: list[float],
+                  n_train: int) -> pd.DataFrame:
+    """Per augmentation: no-augmentation accuracy, Baseline at each fraction
+    of n, the best policy (over every score, Baseline and VSV excluded) at each
+    fraction with its name, full-augmentation and VSV accuracy, #SV.
+    ``references`` maps each augmentation to its references.json content."""
+    means = mean_accuracy(curves)
+    rows = []
+    for augmentation, part in means.groupby("augmentation", sort=False):
+        refs = references[augmentation]
+        row = {"augmentation": augmentation, "no_augmentation": refs["no_augmentation_accuracy"]}
+        for fraction in fractions:
+            budget = int(round(fraction * n_train))
+            at = part[part["budget"] == budget]
+            baseline = at[at["policy"] == "baseline"]["accuracy"]
+            row[f"baseline_{fraction:g}"] = float(baseline.iloc[0]) if len(baseline) else np.nan
+            scored = at[~at["policy"].isin(["baseline", "vsv"])]
+            if len(scored):
+                best = scored.sort_values(["accuracy", "policy"], ascending=[False, True], kind="stable").iloc[0]
+                row[f"best_{fraction:g}"] = float(best["accuracy"])
+                row[f"best_{fraction:g}_policy"] = f"{best['label']} ({best['score']})"
+        row["full_augmentation"] = refs["full_augmentation_accuracy"]
+        row["vsv"] = refs["vsv_accuracy"]
+        row["n_support_vectors"] = refs["n_support_vectors"]
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def to_markdown(table: pd.DataFrame, digits: int = 4) -> str:
+    """A Markdown table; missing values (the std of a single seed) as "–"."""
+    cells = table.astype(object).where(table.notna(), None)
+    return cells.to_markdown(index=False, floatfmt=f".{digits}f", missingval="–") + "\n"
+
+
+def to_latex(table: pd.DataFrame, digits: int = 4) -> str:
+    return table.to_latex(index=False, float_format=f"%.{digits}f", na_rep="--", escape=True)

@@ -1,0 +1,146 @@
+import json
+from functools import partial
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from effaug import experiment as E
+from effaug import metrics as M
+from effaug import policies as P
+from effaug.features import FeatureSet
+
+
+def feature_set(n=60, k=3, m=40, d=4, seed=0):
+    """A small real FeatureSet: Gaussian classes; copies are jittered originals."""
+    rng = np.random.default_rng(seed)
+    y = (np.arange(n) % 2).astype(np.uint8)
+    train = rng.normal(size=(n, d)) + (y[:, None] - 0.5) * 1.5
+    augmented = np.repeat(train, k, axis=0) + 0.3 * rng.normal(size=(n * k, d))
+    yt = (np.arange(m) % 2).astype(np.uint8)
+    test = rng.normal(size=(m, d)) + (yt[:, None] - 0.5) * 1.5
+    test_aug = np.repeat(test, k, axis=0) + 0.3 * rng.normal(size=(m * k, d))
+    return FeatureSet(
+        train=train.astype(np.float32), train_labels=y, augmented=augmented.astype(np.float32),
+        augmented_source=np.repeat(np.arange(n), k), augmented_transform=np.tile(np.arange(k), n),
+        test=test.astype(np.float32), test_labels=yt,
+        poisoned_test=np.concatenate([test, test_aug]).astype(np.float32),
+        poisoned_test_labels=np.concatenate([yt, np.repeat(yt, k)]),
+        poisoned_test_source=np.concatenate([np.arange(m), np.repeat(np.arange(m), k)]),
+        poisoned_test_transform=np.concatenate([np.full(m, -1), np.tile(np.arange(k), m)]),
+        attrs={"n_transforms": k},
+    )
+
+
+SETTINGS = E.Settings()
+
+
+def test_training_set_appends_the_chosen_copies_with_down_weights():
+    fs = feature_set()
+    chosen = np.array([5, 2])
+    features = E.frozen_features(fs, chosen)
+    rows = E.training_set(features, chosen, down=True)
+    assert rows.X.shape == (60 + 6, 4)
+    np.testing.assert_array_equal(rows.X[60:63], fs.augmented[15:18])
+    np.testing.assert_array_equal(rows.X[63:66], fs.augmented[6:9])
+    np.testing.assert_array_equal(rows.y[60:], [fs.train_labels[5]] * 3 + [fs.train_labels[2]] * 3)
+    assert rows.weights[5] + rows.weights[60:63].sum() == pytest.approx(1.0)
+
+
+def test_run_budget_reports_rows_points_and_accuracy():
+    fs = feature_set()
+    policy = P.parse_policy("det-prop")
+    result, model, rows = E.run_budget(E.frozen_features(fs, np.arange(10)), np.arange(10), policy, SETTINGS)
+    assert result["rows"] == 60 + 30 and result["augmented_points"] == 10
+    assert result["points"] == list(range(10))
+    assert 0.5 < result["accuracy"] <= 1 and 0.5 < result["clean_accuracy"] <= 1
+    assert result["accuracy"] == model.accuracy(fs.poisoned_test, fs.poisoned_test_labels)
+
+
+def test_compute_scores_and_references():
+    fs = feature_set()
+    scores = E.compute_scores(fs, SETTINGS)
+    for name in ("loss", "influence", "newton_loo", "gradient_norm", "leverage", "svm_margin"):
+        assert scores[name].shape == (60,) and (scores[name] >= 0).all()
+        if name != "svm_margin":
+            assert scores[f"full_augmentation/{name}"].shape == (60,)
+    assert scores["support_vectors"].dtype == bool and scores["support_vectors"].any()
+    refs = E.references(partial(E.frozen_features, fs), 60, 3, scores["support_vectors"], SETTINGS,
+                        scores["model/theta"])
+    assert refs["n_support_vectors"] == scores["support_vectors"].sum()
+    for key in ("no_augmentation_accuracy", "full_augmentation_accuracy", "vsv_accuracy"):
+        assert 0 <= refs[key] <= 1
+
+
+def test_update_rescoring_changes_the_scores_and_skips_chosen_points():
+    fs = feature_set()
+    policy = P.parse_policy("det-prop-update")
+    initial = E.compute_scores(fs, SETTINGS, svm=False)["influence"]
+    chosen = E.update_choice(policy, initial, np.empty(0, np.int64), 5, 0)
+    np.testing.assert_array_equal(chosen, P.deterministic_order(initial)[:5])
+    features = E.frozen_features(fs, chosen)
+    _, model, rows = E.run_budget(features, chosen, policy, SETTINGS)
+    rescored = E.rescore("influence", model, features, rows, SETTINGS)
+    assert rescored.shape == (60,) and not np.allclose(rescored, initial)
+    more = E.update_choice(policy, rescored, chosen, 9, 0)
+    np.testing.assert_array_equal(more[:5], chosen)
+    assert len(set(more)) == 9
+
+
+def test_order_file_roundtrip(tmp_path):
+    order = np.array([3, 0, 2, 1])
+    E.write_order(tmp_path / "order.tsv", order, np.array([0.1, 0.2, 0.3, 0.4]))
+    np.testing.assert_array_equal(E.read_order(tmp_path / "order.tsv"), order)
+    (tmp_path / "bad.tsv").write_text("nope\n")
+    with pytest.raises(ValueError, match="bad.tsv: not an order file"):
+        E.read_order(tmp_path / "bad.tsv")
+
+
+def test_curve_auc_is_the_trapezoid_rule():
+    assert M.curve_auc(np.array([0, 1, 10]), np.array([0.5, 0.5, 1.0])) == pytest.approx(0.5 + 9 * 0.75)
+    assert M.curve_auc(np.array([10, 0, 1]), np.array([1.0, 0.5, 0.5])) == pytest.approx(7.25)
+    budgets = np.array([0, 1, 10, 50, 100, 250, 500, 750, 1000])
+    assert M.curve_auc(budgets, np.ones(9)) == pytest.approx(1000.0)
+
+
+def write_results(tmp_path):
+    refs = {"dataset": "d", "augmentation": "a", "n_train": 100, "n_transforms": 4,
+            "no_augmentation_accuracy": 0.5, "no_augmentation_clean_accuracy": 0.6,
+            "full_augmentation_accuracy": 0.9, "full_augmentation_clean_accuracy": 0.95,
+            "vsv_accuracy": 0.8, "vsv_clean_accuracy": 0.85, "n_support_vectors": 7}
+    (tmp_path / "refs.json").write_text(json.dumps(refs))
+    paths = []
+    values = {("none", "baseline", 0): [0.6, 0.7], ("none", "baseline", 1): [0.6, 0.8],
+              ("loss", "det-prop", 0): [0.7, 0.9]}
+    for (score, policy, seed), accs in values.items():
+        for budget, acc in zip([5, 10], accs):
+            path = tmp_path / f"{score}-{policy}-{seed}-{budget}.json"
+            path.write_text(json.dumps({"dataset": "d", "augmentation": "a", "score": score, "policy": policy,
+                                        "seed": seed, "budget": budget, "accuracy": acc, "clean_accuracy": acc,
+                                        "rows": 100, "fit_seconds": 0.1, "n_iter": 5}))
+            paths.append(path)
+    return paths, refs
+
+
+def test_curves_auc_and_summary_tables(tmp_path):
+    paths, refs = write_results(tmp_path)
+    curves = M.collect_curves(paths, tmp_path / "refs.json", ["loss", "influence"], ["baseline", "det-prop", "vsv"])
+    # Baseline (score none) appears under both scores; every curve starts at x=0 with the no-aug accuracy
+    assert set(curves[curves["policy"] == "baseline"]["score"]) == {"loss", "influence"}
+    zero = curves[curves["budget"] == 0]
+    assert (zero["accuracy"] == 0.5).all() and len(zero) == 2 * 2 + 1
+    vsv = curves[curves["policy"] == "vsv"]
+    assert list(vsv["budget"]) == [7, 7] and list(vsv["rows"]) == [128, 128]
+    table = M.auc_table(curves, "loss")
+    assert list(table["label"]) == ["Det Prop", "Baseline"]  # sorted by mean AUC
+    baseline_aucs = [M.curve_auc(np.array([0, 5, 10]), np.array([0.5, 0.6, a])) for a in (0.7, 0.8)]
+    row = table[table["policy"] == "baseline"].iloc[0]
+    assert row["auc_mean"] == pytest.approx(np.mean(baseline_aucs))
+    assert row["auc_std"] == pytest.approx(np.std(baseline_aucs, ddof=1))
+    assert np.isnan(table[table["policy"] == "det-prop"]["auc_std"].iloc[0])
+    summary = M.summary_table(curves, {"a": refs}, [0.05, 0.1], 100)
+    row = summary.iloc[0]
+    assert row["baseline_0.05"] == pytest.approx(0.6) and row["baseline_0.1"] == pytest.approx(0.75)
+    assert row["best_0.1"] == pytest.approx(0.9) and row["best_0.1_policy"] == "Det Prop (loss)"
+    assert row["full_augmentation"] == 0.9 and row["n_support_vectors"] == 7
+    assert "Det Prop" in M.to_markdown(table) and "\\begin{tabular}" in M.to_latex(table)

@@ -1,0 +1,61 @@
+# One job per budget: augment the chosen points, fit, evaluate on the poisoned test set.
+
+
+rule retrain:
+    input:
+        data=retrain_inputs,
+        features="results/{dataset}/{augmentation}/features.h5",
+        scores="results/{dataset}/{augmentation}/scores.h5",
+        order="results/{dataset}/{augmentation}/{score}/{policy}/seed{seed}/order.tsv",
+    output:
+        result="results/{dataset}/{augmentation}/{score}/{policy}/seed{seed}/budget{budget}.json",
+    wildcard_constraints:
+        policy=names_regex(NESTED),
+    params:
+        settings=experiment_settings(),
+        mode=MODE,
+        augmentation=augmentation_params,
+        featurizer=lambda wildcards: featurizer_spec(wildcards.dataset),
+    log:
+        "results/logs/retrain/{dataset}/{augmentation}/{score}/{policy}/seed{seed}/budget{budget}.log",
+    benchmark:
+        "results/benchmarks/retrain/{dataset}/{augmentation}/{score}/{policy}/seed{seed}/budget{budget}.tsv"
+    threads: job_threads
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    conda:
+        ENV
+    script:
+        "../scripts/retrain.py"
+
+
+use rule retrain as retrain_update with:
+    input:
+        data=retrain_inputs,
+        features="results/{dataset}/{augmentation}/features.h5",
+        scores="results/{dataset}/{augmentation}/scores.h5",
+        previous=previous_state,
+    output:
+        result="results/{dataset}/{augmentation}/{score}/{policy}/seed{seed}/budget{budget}.json",
+        state="results/{dataset}/{augmentation}/{score}/{policy}/seed{seed}/state{budget}.h5",
+    wildcard_constraints:
+        policy=names_regex(UPDATE),
+    log:
+        "results/logs/retrain_update/{dataset}/{augmentation}/{score}/{policy}/seed{seed}/budget{budget}.log",
+    benchmark:
+        "results/benchmarks/retrain_update/{dataset}/{augmentation}/{score}/{policy}/seed{seed}/budget{budget}.tsv"
+
+
+use rule retrain as retrain_kdpp with:
+    input:
+        data=retrain_inputs,
+        features="results/{dataset}/{augmentation}/features.h5",
+        scores="results/{dataset}/{augmentation}/scores.h5",
+        kernel="results/{dataset}/{augmentation}/{score}/{policy}/kernel.h5",
+    wildcard_constraints:
+        policy=names_regex(KDPP),
+    log:
+        "results/logs/retrain_kdpp/{dataset}/{augmentation}/{score}/{policy}/seed{seed}/budget{budget}.log",
+    benchmark:
+        "results/benchmarks/retrain_kdpp/{dataset}/{augmentation}/{score}/{policy}/seed{seed}/budget{budget}.tsv"

@@ -1,0 +1,16 @@
+"""Accuracy against the number of augmented points for one score -> PNG and PDF."""
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from effaug import plots
+from effaug.runtime import job
+
+with job(snakemake.log[0], snakemake.threads):
+    w = snakemake.wildcards
+    references = json.loads(Path(snakemake.input.references).read_text())
+    figure = plots.accuracy_curves(pd.read_csv(snakemake.input.curves), w.score, references,
+                                   title=f"{w.dataset}, {w.augmentation}, score: {w.score}")
+    plots.save(figure, snakemake.output.png, snakemake.output.pdf)

@@ -1,0 +1,11 @@
+"""Seconds per CNN epoch against training-set size -> PNG and PDF."""
+
+import pandas as pd
+
+from effaug import plots
+from effaug.runtime import job
+
+with job(snakemake.log[0], snakemake.threads):
+    timings = pd.concat([pd.read_csv(p, sep="\t") for p in snakemake.input.timings])
+    plots.save(plots.epoch_time(timings, title=snakemake.wildcards.dataset), snakemake.output.png,
+               snakemake.output.pdf)

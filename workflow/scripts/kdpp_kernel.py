@@ -1,0 +1,16 @@
+"""Eigendecomposition of a k-DPP kernel over the originals -> kernel.h5."""
+
+import numpy as np
+
+from effaug.features import read_arrays, read_features, write_arrays
+from effaug.policies import kdpp_kernel, parse_policy
+from effaug.runtime import job
+
+with job(snakemake.log[0], snakemake.threads):
+    w = snakemake.wildcards
+    policy = parse_policy(w.policy)
+    quality = read_arrays(snakemake.input.scores, [w.score])[0][w.score] if policy.uses_score else None
+    L = kdpp_kernel(read_features(snakemake.input.features).train, quality, snakemake.params.epsilon)
+    eigenvalues, eigenvectors = np.linalg.eigh(L)
+    write_arrays(snakemake.output.kernel, {"eigenvalues": eigenvalues, "eigenvectors": eigenvectors},
+                 {"epsilon": snakemake.params.epsilon})

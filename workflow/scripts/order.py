@@ -1,0 +1,14 @@
+"""The static order of one nested policy and seed -> order.tsv."""
+
+from effaug.experiment import Settings, static_order, write_order
+from effaug.features import read_arrays, read_features
+from effaug.policies import parse_policy
+from effaug.runtime import job
+
+with job(snakemake.log[0], snakemake.threads):
+    w = snakemake.wildcards
+    policy = parse_policy(w.policy)
+    scores = read_arrays(snakemake.input.scores, [w.score])[0][w.score] if policy.uses_score else None
+    train = read_features(snakemake.input.features).train
+    order = static_order(policy, scores, train, int(w.seed), Settings(**snakemake.params.settings))
+    write_order(snakemake.output.order, order, scores)

@@ -1,0 +1,26 @@
+"""No-augmentation, full-augmentation and VSV accuracies -> references.json."""
+
+from functools import partial
+
+from effaug import experiment as E
+from effaug.features import read_arrays, read_features, read_task
+from effaug.runtime import job
+
+with job(snakemake.log[0], snakemake.threads):
+    p, w = snakemake.params, snakemake.wildcards
+    settings = E.Settings(**p.settings)
+    fs = read_features(snakemake.input.features)
+    scores, _ = read_arrays(snakemake.input.scores, ["support_vectors", "model/theta"])
+    if p.mode == "frozen":
+        features_for, warm_start = partial(E.frozen_features, fs), scores["model/theta"]
+    else:
+        from effaug.cnn import FeaturizerSpec
+
+        task = read_task(snakemake.input.data[0])
+        spec = FeaturizerSpec(**p.featurizer)
+        features_for = partial(E.retrained_features, task, w.augmentation, p.augmentation, spec=spec)
+        warm_start = None
+    result = E.references(features_for, len(fs.train), fs.n_transforms, scores["support_vectors"], settings,
+                          warm_start)
+    result.update(dataset=w.dataset, augmentation=w.augmentation, featurizer_mode=p.mode)
+    E.write_json(snakemake.output.references, result)
