@@ -21,9 +21,14 @@ $(STAMP): pyproject.toml requirements.lock
 
 run: setup
 	$(BIN)/snakemake --cores $(CORES)
+	$(BIN)/snakemake --report results/report.html
 	@echo
 	@echo "Done. Outputs are under results/ (see README.md, 'Where outputs land'):"
-	@find results -maxdepth 3 \( -name '*.h5' -o -name '*.keras' -o -name '*.tsv' \) -not -path '*/logs/*' -not -path '*/benchmarks/*' | sort | sed 's/^/  /'
+	@echo "  report:  results/report.html"
+	@echo "  curves:  results/curves.csv"
+	@echo "  summary: $$(ls results/*/summary.md | tr '\n' ' ')"
+	@echo "  AUC:     $$(ls results/*/*/*/auc.md | tr '\n' ' ')"
+	@echo "  figures: $$(ls -d results/*/figures results/*/*/figures | tr '\n' ' ')"
 
 test: setup
 	$(BIN)/pytest
