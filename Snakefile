@@ -25,6 +25,10 @@ include: "workflow/rules/retrain.smk"
 include: "workflow/rules/aggregate.smk"
 
 
+localrules:
+    all,
+
+
 rule all:
     input:
         final_outputs(),

@@ -144,3 +144,16 @@ def test_curves_auc_and_summary_tables(tmp_path):
     assert row["best_0.1"] == pytest.approx(0.9) and row["best_0.1_policy"] == "Det Prop (loss)"
     assert row["full_augmentation"] == 0.9 and row["n_support_vectors"] == 7
     assert "Det Prop" in M.to_markdown(table) and "\\begin{tabular}" in M.to_latex(table)
+
+
+def test_frozen_budget_jobs_import_neither_tensorflow_nor_sklearn():
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    code = ("import sys; from effaug import experiment, features, policies, runtime, scores; "
+            "heavy = [m for m in ('tensorflow', 'keras', 'sklearn', 'imgaug') if m in sys.modules]; "
+            "print(heavy); sys.exit(1 if heavy else 0)")
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr

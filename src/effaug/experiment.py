@@ -303,7 +303,7 @@ def read_order(path) -> np.ndarray:
 def epoch_timing(task, augmentation: str, params: Mapping, budgets: list[int], spec, epochs: int = 2) -> list[dict]:
     """Seconds per epoch of the featurizer CNN trained on the originals plus
     the copies of ``budget`` points (the first points of a fixed random order),
-    for every budget and for 0; the first epoch (graph building) is not counted."""
+    for every budget; the first epoch (graph building) is not counted."""
     import dataclasses
 
     from effaug import augment, cnn
@@ -311,7 +311,7 @@ def epoch_timing(task, augmentation: str, params: Mapping, budgets: list[int], s
     k = augment.n_transforms(augmentation, params)
     order = np.random.default_rng(spec.seed).permutation(len(task.train_images))
     rows = []
-    for budget in [0, *budgets]:
+    for budget in budgets:
         chosen = order[:budget]
         images, _, _ = augment.augment(task.train_images[chosen], augmentation, params)
         X = np.concatenate([task.train_images, images])

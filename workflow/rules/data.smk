@@ -5,6 +5,7 @@ rule download_source:
     output:
         record="results/downloads/{source}.tsv",
     params:
+        library=library_hash("download"),
         files=lambda wildcards: remote_files(wildcards.source),
         directory=lambda wildcards: str(DATA_ROOT / DOWNLOAD_DIRS[wildcards.source]),
     log:
@@ -21,6 +22,10 @@ rule download_source:
         "../scripts/download.py"
 
 
+localrules:
+    download,
+
+
 rule download:
     input:
         expand("results/downloads/{source}.tsv", source=downloadable_sources()),
@@ -32,6 +37,7 @@ rule binarize:
     output:
         data="results/{dataset}/data.h5",
     params:
+        library=library_hash("binarize"),
         source=lambda wildcards: DATASETS[wildcards.dataset]["source"],
         path=lambda wildcards: str(dataset_path(wildcards.dataset) or ""),
         classes=lambda wildcards: DATASETS[wildcards.dataset]["classes"],
@@ -44,8 +50,8 @@ rule binarize:
         "results/benchmarks/binarize/{dataset}.tsv"
     threads: 1
     resources:
-        mem_mb=4000,
-        runtime=15,
+        mem_mb=mem_mb("binarize"),
+        runtime=runtime("binarize"),
     conda:
         ENV
     script:

@@ -12,6 +12,7 @@ rule train_featurizer:
             category="Featurizer",
         ),
     params:
+        library=library_hash("train_featurizer"),
         featurizer=lambda wildcards: featurizer_spec(wildcards.dataset),
         train_on=lambda wildcards: DATASETS[wildcards.dataset]["featurizer"]["train_on"],
         source=lambda wildcards: DATASETS[wildcards.dataset]["source"],
@@ -22,8 +23,9 @@ rule train_featurizer:
         "results/benchmarks/train_featurizer/{dataset}.tsv"
     threads: lambda wildcards: DATASETS[wildcards.dataset]["featurizer"]["threads"]
     resources:
-        mem_mb=8000,
-        runtime=240,
+        mem_mb=mem_mb("train_featurizer"),
+        runtime=runtime("train_featurizer"),
+        gpu=gpus,
     conda:
         ENV
     script:
@@ -37,6 +39,7 @@ rule features:
     output:
         features="results/{dataset}/{augmentation}/features.h5",
     params:
+        library=library_hash("features"),
         augmentation=augmentation_params,
         featurizer=lambda wildcards: featurizer_spec(wildcards.dataset),
     log:
@@ -45,8 +48,9 @@ rule features:
         "results/benchmarks/features/{dataset}/{augmentation}.tsv"
     threads: lambda wildcards: DATASETS[wildcards.dataset]["featurizer"]["threads"]
     resources:
-        mem_mb=8000,
-        runtime=60,
+        mem_mb=mem_mb("features"),
+        runtime=runtime("features"),
+        gpu=gpus,
     conda:
         ENV
     script:

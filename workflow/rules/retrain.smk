@@ -2,6 +2,8 @@
 
 
 rule retrain:
+    group:
+        "selection"
     input:
         data=retrain_inputs,
         features="results/{dataset}/{augmentation}/features.h5",
@@ -12,7 +14,8 @@ rule retrain:
     wildcard_constraints:
         policy=names_regex(NESTED),
     params:
-        settings=experiment_settings(),
+        library=library_hash("retrain"),
+        settings=settings_for("fit"),
         mode=MODE,
         augmentation=augmentation_params,
         featurizer=lambda wildcards: featurizer_spec(wildcards.dataset),
@@ -22,8 +25,9 @@ rule retrain:
         "results/benchmarks/retrain/{dataset}/{augmentation}/{score}/{policy}/seed{seed}/budget{budget}.tsv"
     threads: job_threads
     resources:
-        mem_mb=2000,
-        runtime=10,
+        mem_mb=mem_mb("retrain"),
+        runtime=runtime("retrain"),
+        gpu=budget_gpus,
     conda:
         ENV
     script:
@@ -41,6 +45,12 @@ use rule retrain as retrain_update with:
         state="results/{dataset}/{augmentation}/{score}/{policy}/seed{seed}/state{budget}.h5",
     wildcard_constraints:
         policy=names_regex(UPDATE),
+    params:
+        library=library_hash("retrain"),
+        settings=settings_for("update"),
+        mode=MODE,
+        augmentation=augmentation_params,
+        featurizer=lambda wildcards: featurizer_spec(wildcards.dataset),
     log:
         "results/logs/retrain_update/{dataset}/{augmentation}/{score}/{policy}/seed{seed}/budget{budget}.log",
     benchmark:

