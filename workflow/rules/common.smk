@@ -289,12 +289,6 @@ def retrain_inputs(wildcards):
     return [f"results/{wildcards.dataset}/data.h5"] if MODE == "retrain" else []
 
 
-def job_threads(wildcards):
-    """Frozen-mode budget jobs are single-threaded (small LR fits are far slower
-    with more BLAS threads); retrain mode uses the featurizer's threads."""
-    return DATASETS[wildcards.dataset]["featurizer"]["threads"] if MODE == "retrain" else 1
-
-
 # ---------------------------------------------------------------------------
 # Threads and resources, from the config and the data size. Estimates are
 # generous (a cluster kills jobs that exceed them) and grow with each retry.
@@ -374,6 +368,12 @@ def budget_gpus(wildcards):
 
 def linear_algebra_threads(wildcards):
     return config["resources"]["threads"]
+
+
+def budget_threads(wildcards):
+    """Frozen-mode budget jobs run one thread (small LR fits are far slower with
+    more BLAS threads); retrain mode trains a CNN with the featurizer's threads."""
+    return DATASETS[wildcards.dataset]["featurizer"]["threads"] if MODE == "retrain" else 1
 
 
 def timing_budgets(dataset):

@@ -14,6 +14,7 @@ rule retrain:
     wildcard_constraints:
         policy=names_regex(NESTED),
     params:
+        threads=budget_threads,
         library=library_hash("retrain"),
         settings=settings_for("fit"),
         mode=MODE,
@@ -23,7 +24,7 @@ rule retrain:
         "results/logs/retrain/{dataset}/{augmentation}/{score}/{policy}/seed{seed}/budget{budget}.log",
     benchmark:
         "results/benchmarks/retrain/{dataset}/{augmentation}/{score}/{policy}/seed{seed}/budget{budget}.tsv"
-    threads: job_threads
+    threads: budget_threads
     resources:
         mem_mb=mem_mb("retrain"),
         runtime=runtime("retrain"),
@@ -46,6 +47,7 @@ use rule retrain as retrain_update with:
     wildcard_constraints:
         policy=names_regex(UPDATE),
     params:
+        threads=budget_threads,
         library=library_hash("retrain"),
         settings=settings_for("update"),
         mode=MODE,

@@ -7,6 +7,7 @@ rule scores:
     output:
         scores="results/{dataset}/{augmentation}/scores.h5",
     params:
+        threads=linear_algebra_threads,
         library=library_hash("scores"),
         settings=settings_for("scores"),
     log:
@@ -31,6 +32,7 @@ rule references:
     output:
         references="results/{dataset}/{augmentation}/references.json",
     params:
+        threads=budget_threads,
         library=library_hash("references"),
         settings=settings_for("fit"),
         mode=MODE,
@@ -40,7 +42,7 @@ rule references:
         "results/logs/references/{dataset}/{augmentation}.log",
     benchmark:
         "results/benchmarks/references/{dataset}/{augmentation}.tsv"
-    threads: job_threads
+    threads: budget_threads
     resources:
         mem_mb=mem_mb("references"),
         runtime=runtime("references"),

@@ -37,6 +37,7 @@ rule kdpp_kernel:
     wildcard_constraints:
         policy=names_regex(KDPP),
     params:
+        threads=linear_algebra_threads,
         library=library_hash("kdpp_kernel"),
         epsilon=EXPERIMENT["kdpp"]["epsilon"],
     log:

@@ -6,7 +6,8 @@ from effaug.features import read_arrays, read_features, write_arrays
 from effaug.policies import kdpp_kernel, parse_policy
 from effaug.runtime import job
 
-with job(snakemake.log[0], snakemake.threads):
+# BLAS results depend on the thread count: pinned by the config, not by --cores
+with job(snakemake.log[0], snakemake.params.threads):
     w = snakemake.wildcards
     policy = parse_policy(w.policy)
     quality = read_arrays(snakemake.input.scores, [w.score])[0][w.score] if policy.uses_score else None

@@ -6,7 +6,8 @@ from effaug import experiment as E
 from effaug.features import read_arrays, read_features, read_task
 from effaug.runtime import job
 
-with job(snakemake.log[0], snakemake.threads):
+# BLAS results depend on the thread count: pinned by the config, not by --cores
+with job(snakemake.log[0], snakemake.params.threads):
     p, w = snakemake.params, snakemake.wildcards
     settings = E.Settings(**p.settings)
     fs = read_features(snakemake.input.features)

@@ -7,7 +7,8 @@ from effaug.features import read_arrays, read_features, read_task, write_arrays
 from effaug.policies import parse_policy
 from effaug.runtime import job
 
-with job(snakemake.log[0], snakemake.threads):
+# BLAS results depend on the thread count: pinned by the config, not by --cores
+with job(snakemake.log[0], snakemake.params.threads):
     w, p, inputs = snakemake.wildcards, snakemake.params, snakemake.input
     policy, seed, budget = parse_policy(w.policy), int(w.seed), int(w.budget)
     settings = E.Settings(**p.settings)

@@ -4,7 +4,8 @@ from effaug.experiment import Settings, compute_scores
 from effaug.features import read_features, write_arrays
 from effaug.runtime import job
 
-with job(snakemake.log[0], snakemake.threads):
+# BLAS results depend on the thread count: pinned by the config, not by --cores
+with job(snakemake.log[0], snakemake.params.threads):
     settings = Settings(**snakemake.params.settings)
     arrays = compute_scores(read_features(snakemake.input.features), settings)
     write_arrays(snakemake.output.scores, arrays, {"settings": settings.__dict__, "hessian_l2": settings.l2})
