@@ -25,6 +25,14 @@
 #   EFFAUG_SLURMD_PORT     slurmd port                     [6818]
 #   EFFAUG_SLURMDBD_PORT   slurmdbd port                   [6819]
 #   EFFAUG_SLURM_DB_PORT   MariaDB port on 127.0.0.1       [6820]
+#   EFFAUG_SLURM_ETC_LINK  1: also link /etc/slurm/slurm.conf to this
+#                          slurm.conf when no such file exists        [0]
+#
+# Why EFFAUG_SLURM_ETC_LINK: snakemake-executor-plugin-slurm-jobstep 0.6.1
+# drops every SLURM_* variable (SLURM_CONF too) before it calls srun inside
+# the job, so srun only finds the default /etc/slurm/slurm.conf.  Jobstep
+# 0.6.0 and older keep SLURM_CONF and need no link.  slurm-down.sh leaves the
+# link alone; a regular /etc/slurm/slurm.conf is never replaced.
 #
 # Cluster: ClusterName=effaug, one node (the short host name, all CPUs of
 # `nproc`, RealMemory a little below MemTotal), partition `debug` (default,
@@ -85,11 +93,13 @@ if ((${#missing[@]})); then
         policy_created=1
     fi
     apt_install() { apt-get install -y --no-install-recommends -o Dpkg::Options::=--force-confold "${PKGS[@]}" >&2; }
+    install_ok=1
     if ! apt_install; then
         log "apt-get install failed; running apt-get update and retrying"
-        apt-get update >&2 && apt_install || { ((policy_created)) && rm -f /usr/sbin/policy-rc.d; die "apt-get install failed"; }
+        if ! { apt-get update >&2 && apt_install; }; then install_ok=0; fi
     fi
-    ((policy_created)) && rm -f /usr/sbin/policy-rc.d
+    if ((policy_created)); then rm -f /usr/sbin/policy-rc.d; fi
+    ((install_ok)) || die "apt-get install ${PKGS[*]} failed"
     for c in "${CMDS[@]}"; do command -v "$c" >/dev/null 2>&1 || die "still missing after install: $c"; done
     log "installed"
 else
@@ -233,6 +243,18 @@ user=root
 EOF
 
 printf 'export SLURM_CONF=%s\n' "$SLURM_CONF_FILE" >"$D/env.sh"
+
+if [[ ${EFFAUG_SLURM_ETC_LINK:-0} == 1 ]]; then
+    if [[ -L /etc/slurm/slurm.conf && $(readlink /etc/slurm/slurm.conf) == "$SLURM_CONF_FILE" ]]; then
+        :
+    elif [[ -e /etc/slurm/slurm.conf || -L /etc/slurm/slurm.conf ]]; then
+        log "WARNING: /etc/slurm/slurm.conf exists; not linking it (EFFAUG_SLURM_ETC_LINK=1)"
+    else
+        log "linking /etc/slurm/slurm.conf -> $SLURM_CONF_FILE"
+        mkdir -p /etc/slurm
+        ln -s "$SLURM_CONF_FILE" /etc/slurm/slurm.conf
+    fi
+fi
 
 # ---------------------------------------------------------------- helpers
 # running NAME: true when run/NAME.pid names a live process called NAME that

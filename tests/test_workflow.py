@@ -51,14 +51,17 @@ TINY = {
 N_FIXTURE_TRAIN = 200  # 20 of each digit: 40 threes and eights
 
 
-def snakemake(workdir: Path, *args: str, config: dict | None = None) -> subprocess.CompletedProcess:
+def snakemake(workdir: Path, *args: str, config: dict | None = None,
+              env: dict | None = None) -> subprocess.CompletedProcess:
+    """Run the workflow in ``workdir`` with its config.yaml (written from ``config``)."""
     if config is not None:
         (workdir / "config.yaml").write_text(yaml.safe_dump(config))
+    base = {"PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin", "TF_CPP_MIN_LOG_LEVEL": "2",
+            "HOME": str(workdir)}
     return subprocess.run(
         [SNAKEMAKE, "-s", str(REPO / "Snakefile"), "--directory", str(workdir),
          "--configfile", str(workdir / "config.yaml"), *args],
-        capture_output=True, text=True, cwd=workdir, env={"PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin",
-                                                            "TF_CPP_MIN_LOG_LEVEL": "2", "HOME": str(workdir)},
+        capture_output=True, text=True, cwd=workdir, env={**base, **(env or {})},
     )
 
 
