@@ -119,3 +119,15 @@ def write_smallnorb(directory: Path, n=10, size=96, gz=False, seed=0) -> dict:
 def mnist_dir(tmp_path):
     arrays = write_mnist_idx(tmp_path / "mnist")
     return tmp_path / "mnist", arrays
+
+
+@pytest.fixture(scope="session")
+def small_run(tmp_path_factory):
+    """A complete local run of the small re-run config (shared: only read or dry-run by its users)."""
+    from tests.test_reruns import SMALL
+    from tests.test_workflow import snakemake
+
+    workdir = tmp_path_factory.mktemp("small")
+    result = snakemake(workdir, "--cores", "2", config=SMALL)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return workdir

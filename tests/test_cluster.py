@@ -41,11 +41,8 @@ def sacct_job_names() -> set[str]:
 
 
 @pytest.fixture(scope="module")
-def local_run(tmp_path_factory):
-    workdir = tmp_path_factory.mktemp("local")
-    result = snakemake(workdir, "--cores", "2", config=SMALL)
-    assert result.returncode == 0, result.stderr[-3000:]
-    return workdir
+def local_run(small_run):
+    return small_run
 
 
 def cluster_env() -> dict:

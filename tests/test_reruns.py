@@ -60,11 +60,8 @@ def changed(path: list, value) -> dict:
 
 
 @pytest.fixture(scope="module")
-def complete(tmp_path_factory):
-    workdir = tmp_path_factory.mktemp("reruns")
-    result = snakemake(workdir, "--cores", "2", config=SMALL)
-    assert result.returncode == 0, result.stderr[-3000:]
-    return workdir
+def complete(small_run):
+    return small_run
 
 
 def test_complete_run_has_nothing_to_do(complete):

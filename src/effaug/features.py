@@ -255,29 +255,21 @@ def write_features(path: Path, fs: FeatureSet, attrs: Mapping | None = None) -> 
 def read_features(path: Path) -> FeatureSet:
     """Read ``features.h5`` and check it: all datasets present, consistent
     shapes, finite features. Raises :class:`StoreError` naming the file."""
-    path = Path(path)
-    if not path.is_file():
-        raise StoreError(f"{path}: file not found")
-    try:
-        f = h5py.File(path, "r")
-    except OSError as err:
-        raise StoreError(f"{path}: not a readable HDF5 file ({err})") from err
-    with f:
-        _require(f, path, FEATURES_LAYOUT)
-        fs = FeatureSet(
-            train=f["train/features"][()],
-            train_labels=f["train/labels"][()],
-            augmented=f["augmented/features"][()],
-            augmented_source=f["augmented/source"][()],
-            augmented_transform=f["augmented/transform"][()],
-            test=f["test/features"][()],
-            test_labels=f["test/labels"][()],
-            poisoned_test=f["poisoned_test/features"][()],
-            poisoned_test_labels=f["poisoned_test/labels"][()],
-            poisoned_test_source=f["poisoned_test/source"][()],
-            poisoned_test_transform=f["poisoned_test/transform"][()],
-            attrs=dict(f.attrs),
-        )
+    arrays, attrs = read_arrays(path, FEATURES_LAYOUT)
+    fs = FeatureSet(
+        train=arrays["train/features"],
+        train_labels=arrays["train/labels"],
+        augmented=arrays["augmented/features"],
+        augmented_source=arrays["augmented/source"],
+        augmented_transform=arrays["augmented/transform"],
+        test=arrays["test/features"],
+        test_labels=arrays["test/labels"],
+        poisoned_test=arrays["poisoned_test/features"],
+        poisoned_test_labels=arrays["poisoned_test/labels"],
+        poisoned_test_source=arrays["poisoned_test/source"],
+        poisoned_test_transform=arrays["poisoned_test/transform"],
+        attrs=attrs,
+    )
     n, d = fs.train.shape
     k = int(fs.attrs.get("n_transforms", fs.n_transforms))
     m = len(fs.test)
