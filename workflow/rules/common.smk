@@ -1,14 +1,12 @@
 # Configuration logic: parsed once, checked before any job runs.
 
-from pathlib import Path
-
 import ast
 import functools
 import hashlib
 import re
+from pathlib import Path
 
 import effaug
-
 from effaug import datasets as ds
 from effaug.augment import AugmentationError, n_transforms
 from effaug.cnn import FeaturizerError, FeaturizerSpec
