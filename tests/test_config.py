@@ -51,3 +51,11 @@ def test_default_config_is_valid():
     config = yaml.safe_load((REPO / "config/config.yaml").read_text())
     validate(config, str(REPO / "workflow/schemas/config.schema.yaml"))
     assert config["datasets"]["mnist"]["featurizer"]["predict_batch_size"] == 1024  # default filled in
+
+
+def test_conda_environment_pins_the_lock_file():
+    env = yaml.safe_load((REPO / "envs/effaug.yaml").read_text())
+    pip = next(item["pip"] for item in env["dependencies"] if isinstance(item, dict))
+    lock = [line.strip() for line in (REPO / "requirements.lock").read_text().splitlines() if line.strip()]
+    assert [p for p in pip if not p.startswith("-e")] == lock
+    assert "-e ${EFFAUG_HOME}" in pip
