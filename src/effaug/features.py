@@ -137,10 +137,6 @@ def read_task(path: Path) -> BinaryTask:
         )
 
 
-def read_attrs(path: Path) -> dict:
-    with h5py.File(path, "r") as f:
-        return dict(f.attrs)
-
 
 # --------------------------------------------------------------------------
 # features.h5

@@ -49,7 +49,6 @@ TWELVE = (
     "det-inverse-prop",
     "det-inverse-prop-update",
 )
-KDPP_KERNELS = ("influence", "bottleneck")
 ZERO_SCORE = np.finfo(np.float64).tiny  # replaces |s| = 0 ("a tiny positive value")
 
 _SCORED = re.compile(r"^(rand|det)-(prop|inverse-prop)(-update)?(-down)?$")

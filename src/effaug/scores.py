@@ -38,7 +38,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-SCORES = ("loss", "influence", "newton_loo", "gradient_norm", "svm_margin")
 INFLUENCE_TYPE = ("influence", "newton_loo")
 
 
