@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CORES ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: setup run test lint clean
+.PHONY: setup run test lint clean benchmark
 
 setup: $(STAMP)
 
@@ -32,6 +32,16 @@ run: setup
 
 test: setup
 	$(BIN)/pytest
+
+# Speed benchmarks -> docs/benchmarks.md (about 30 minutes on 2 cores; the MNIST grid reads ../shared/data,
+# pyDVL and DPPy get their own virtual environments under benchmarks/)
+benchmark: setup
+	$(BIN)/python benchmarks/influence.py
+	$(BIN)/python benchmarks/kdpp.py
+	$(BIN)/python benchmarks/workflow.py planning
+	$(BIN)/python benchmarks/workflow.py overhead
+	$(BIN)/python benchmarks/workflow.py grid
+	$(BIN)/python benchmarks/report.py
 
 lint: setup
 	$(BIN)/snakemake --lint

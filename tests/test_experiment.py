@@ -157,3 +157,34 @@ def test_frozen_budget_jobs_import_neither_tensorflow_nor_sklearn():
             "print(heavy); sys.exit(1 if heavy else 0)")
     result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("name", ["rand-prop-down", "rand-prop-update-down", "kdpp-influence"])
+def test_frozen_curve_equals_one_run_budget_per_budget(name):
+    """One selection job per curve gives the bits of one job per budget (chain state round-tripped)."""
+    fs = feature_set()
+    policy = P.parse_policy(name)
+    scores = E.compute_scores(fs, SETTINGS)
+    budgets = [1, 5, 20, 60]
+    order = kernel = None
+    if policy.nested:
+        order = E.static_order(policy, scores["influence"], fs.train, 3, SETTINGS)
+    if policy.kind == "kdpp":
+        eigenvalues, eigenvectors = np.linalg.eigh(P.kdpp_kernel(fs.train, scores["influence"]))
+        kernel = {"eigenvalues": eigenvalues, "eigenvectors": eigenvectors}
+    curve = E.frozen_curve(policy, fs, scores, "influence", 3, budgets, SETTINGS, order, kernel)
+    chosen, current = np.empty(0, np.int64), scores["influence"]
+    for budget, together in zip(budgets, curve):
+        if policy.nested:
+            chosen = order[:budget]
+        elif policy.kind == "kdpp":
+            chosen = E.kdpp_choice(policy, kernel["eigenvalues"], kernel["eigenvectors"], budget, 3)
+        else:
+            chosen = E.update_choice(policy, current.copy(), chosen.copy(), budget, 3)
+        features = E.frozen_features(fs, chosen)
+        alone, model, rows = E.run_budget(features, chosen, policy, SETTINGS, scores["model/theta"])
+        if policy.update:
+            current = E.rescore("influence", model, features, rows, SETTINGS, float(scores["svm/C"]))
+        alone.pop("fit_seconds")
+        assert together["budget"] == budget and len(together["points"]) == budget
+        assert {k: v for k, v in together.items() if k not in ("fit_seconds", "budget")} == alone

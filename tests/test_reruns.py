@@ -70,14 +70,14 @@ def test_complete_run_has_nothing_to_do(complete):
 
 def test_a_kdpp_parameter_reruns_only_kdpp_jobs(complete):
     jobs = planned(complete, changed(["experiment", "kdpp"], {"epsilon": 0.01}))
-    assert set(jobs) == {"kdpp_kernel", "retrain_kdpp"} | AGGREGATION
-    assert jobs["kdpp_kernel"] == 2 and jobs["retrain_kdpp"] == 2 * 2 * 2  # augmentations x seeds x budgets
+    assert set(jobs) == {"kdpp_kernel", "selection_kdpp"} | AGGREGATION
+    assert jobs["kdpp_kernel"] == 2 and jobs["selection_kdpp"] == 2 * 2  # augmentations x seeds
 
 
 def test_a_clustering_parameter_reruns_only_clustered_jobs(complete):
     jobs = planned(complete, changed(["experiment", "clustered"], {"seed": 3}))
-    assert set(jobs) == {"order", "retrain"} | AGGREGATION
-    assert jobs["order"] == 2 * 2 and jobs["retrain"] == 2 * 2 * 2
+    assert set(jobs) == {"selection"} | AGGREGATION
+    assert jobs["selection"] == 2 * 2  # augmentations x seeds of clustered-baseline-c2
 
 
 def test_an_augmentation_parameter_reruns_that_augmentation_only(complete):
@@ -85,18 +85,20 @@ def test_an_augmentation_parameter_reruns_that_augmentation_only(complete):
     jobs = planned(complete, config)
     assert "binarize" not in jobs and "train_featurizer" not in jobs
     assert jobs["features"] == 1 and jobs["scores"] == 1 and jobs["references"] == 1
-    # every budget job of translate, none of crop: 3 policies x 2 seeds (+ kdpp) x 2 budgets
-    assert jobs["retrain"] + jobs["retrain_update"] + jobs["retrain_kdpp"] == 4 * 2 * 2
+    # every curve of translate, none of crop: 4 policies x 2 seeds
+    assert jobs["selection"] + jobs["selection_update"] + jobs["selection_kdpp"] == 4 * 2
     assert jobs["curves"] == 1 and jobs["accuracy_figure"] == 1
 
 
-def test_adding_a_budget_or_a_seed_adds_only_the_new_jobs(complete):
+def test_adding_a_budget_reruns_the_curves_and_a_seed_adds_only_its_curves(complete):
+    # frozen mode evaluates all budgets of a curve in one job: a new budget re-runs
+    # every curve (seconds), never features, scores or references
     jobs = planned(complete, changed(["experiment", "budgets"], [2, 5, 10]))
-    assert set(jobs) == {"retrain", "retrain_update", "retrain_kdpp"} | AGGREGATION
-    assert jobs["retrain"] == 2 * 2 * 2 and jobs["retrain_update"] == 2 * 2 and jobs["retrain_kdpp"] == 2 * 2
+    assert set(jobs) == {"selection", "selection_update", "selection_kdpp"} | AGGREGATION
+    assert jobs["selection"] == 2 * 2 * 2 and jobs["selection_update"] == 2 * 2 and jobs["selection_kdpp"] == 2 * 2
     jobs = planned(complete, changed(["experiment", "seeds"], 3))
-    assert set(jobs) == {"order", "retrain", "retrain_update", "retrain_kdpp"} | AGGREGATION
-    assert jobs["order"] == 2 * 2 and jobs["retrain"] == 2 * 2 * 2
+    assert set(jobs) == {"selection", "selection_update", "selection_kdpp"} | AGGREGATION
+    assert jobs["selection"] == 2 * 2 and jobs["selection_update"] == 2 and jobs["selection_kdpp"] == 2
 
 
 def test_editing_library_code_reruns_the_rules_that_use_it(complete):

@@ -232,6 +232,40 @@ def kdpp_choice(policy: P.Policy, eigenvalues: np.ndarray, eigenvectors: np.ndar
     return P.kdpp_sample(eigenvalues, eigenvectors, budget, P.rng_for(policy.name, seed, budget))
 
 
+def frozen_curve(policy: P.Policy, fs: FeatureSet, scores: Mapping[str, np.ndarray], score: str, seed: int,
+                 budgets: list[int], settings: Settings, order: np.ndarray | None = None,
+                 kernel: Mapping[str, np.ndarray] | None = None) -> list[dict]:
+    """Every budget of one (score, policy, seed) on frozen features, in one call.
+
+    Gives the same results, bit for bit, as one :func:`run_budget` per budget
+    with the same choices (a static ``order``'s prefixes, one k-DPP draw per
+    budget from ``kernel``'s eigendecomposition, or the Update chain), without
+    a process per budget. ``scores`` holds the arrays of ``scores.h5``
+    (``model/theta`` at least, plus ``score`` and ``svm/C`` for Update).
+    """
+    theta = scores["model/theta"]
+    chosen = np.empty(0, np.int64)
+    current = scores[score] if policy.update else None
+    svm_C = float(scores["svm/C"]) if policy.update and "svm/C" in scores else None
+    results = []
+    for budget in sorted(budgets):
+        if policy.nested:
+            chosen = np.asarray(order[:budget], dtype=np.int64)
+        elif policy.kind == "kdpp":
+            chosen = kdpp_choice(policy, kernel["eigenvalues"], kernel["eigenvectors"], budget, seed)
+        else:
+            chosen = update_choice(policy, current, chosen, budget, seed)
+        features = frozen_features(fs, chosen)
+        result, model, rows = run_budget(features, chosen, policy, settings, theta)
+        if policy.update:
+            current = rescore(score, model, features, rows, settings, svm_C)
+        result.update(budget=budget)
+        results.append(result)
+        log.info("budget %d: %d rows, accuracy %.4f (%d Newton iterations)", budget, result["rows"],
+                 result["accuracy"], result["n_iter"])
+    return results
+
+
 # --------------------------------------------------------------------------
 # Retrain mode: a new CNN per budget
 

@@ -238,7 +238,7 @@ rule epoch_timing:
         "results/logs/epoch_timing/{dataset}/{augmentation}.log",
     benchmark:
         "results/benchmarks/epoch_timing/{dataset}/{augmentation}.tsv"
-    threads: lambda wildcards: DATASETS[wildcards.dataset]["featurizer"]["threads"]
+    threads: featurizer_threads
     resources:
         mem_mb=mem_mb("epoch_timing"),
         runtime=runtime("epoch_timing"),

@@ -21,7 +21,6 @@ DOWNLOAD_DIRS = {"mnist_idx": "mnist", "cifar10": "cifar10", "smallnorb": "small
 EXPERIMENT = config["experiment"]
 BUDGETS = sorted(EXPERIMENT["budgets"])
 SCORES = EXPERIMENT["scores"]
-MODE = EXPERIMENT["featurizer_mode"]
 
 
 class ConfigError(ValueError):
@@ -59,6 +58,25 @@ wildcard_constraints:
     policy=names_regex(POLICIES),
     seed=r"\d+",
     budget=r"\d+",
+
+
+def featurizer_mode(dataset):
+    """frozen or retrain: the dataset's own featurizer_mode, else the experiment's."""
+    return DATASETS[dataset].get("featurizer_mode") or EXPERIMENT["featurizer_mode"]
+
+
+def mode_of(wildcards):
+    return featurizer_mode(wildcards.dataset)
+
+
+FROZEN = [name for name in DATASETS if featurizer_mode(name) == "frozen"]
+RETRAIN = [name for name in DATASETS if featurizer_mode(name) == "retrain"]
+
+
+def curve_results():
+    """The per-budget result files of one curve: the outputs of a frozen-mode selection job."""
+    return [f"results/{{dataset}}/{{augmentation}}/{{score}}/{{policy}}/seed{{seed}}/budget{budget}.json"
+            for budget in BUDGETS]
 
 
 def dataset_path(name):
@@ -248,6 +266,15 @@ def order_settings(wildcards):
     return settings_for("clustered") if POLICIES[wildcards.policy].kind == "clustered" else {}
 
 
+def selection_settings(wildcards):
+    """The settings of a frozen-mode selection job: the fit's, plus k-means' or Update's where used."""
+    policy = POLICIES[wildcards.policy]
+    settings = settings_for("update" if policy.update else "fit")
+    if policy.kind == "clustered":
+        settings.update(settings_for("clustered"))
+    return settings
+
+
 def policy_scores(policy):
     """Score-independent policies run once, under the score name ``none``."""
     return SCORES if POLICIES[policy].uses_score else ["none"]
@@ -284,7 +311,7 @@ def previous_state(wildcards):
 
 def retrain_inputs(wildcards):
     """In retrain mode a budget job also needs the images."""
-    return [f"results/{wildcards.dataset}/data.h5"] if MODE == "retrain" else []
+    return [f"results/{wildcards.dataset}/data.h5"] if mode_of(wildcards) == "retrain" else []
 
 
 # ---------------------------------------------------------------------------
@@ -325,6 +352,7 @@ def estimate(step, wildcards):
     """(mem_mb, runtime in minutes) of one job."""
     z = dataset_sizes(wildcards.dataset, wildcards.get("augmentation"))
     z["full_train"] = DATASETS[wildcards.dataset]["featurizer"]["train_on"] == "full"
+    retrain = mode_of(wildcards) == "retrain"
     cnn_minutes = lambda images, epochs: images * epochs * z["image_seconds"] * 3 / 60
     if step == "binarize":
         return 1000 + 3 * z["full"] * z["pixels"] * 2 / 1e6, 15
@@ -336,10 +364,12 @@ def estimate(step, wildcards):
     if step == "epoch_timing":
         return 2000 + 12 * z["n"] * (z["k"] + 1) * z["pixels"] / 1e6, 10 + cnn_minutes(z["n"] * (z["k"] + 1), 6)
     if step in ("scores", "references", "kdpp_kernel"):
-        extra = cnn_minutes(2 * z["n"] * (z["k"] + 1), z["epochs"]) if MODE == "retrain" else 0
+        extra = cnn_minutes(2 * z["n"] * (z["k"] + 1), z["epochs"]) if retrain else 0
         return 1500 + 4 * features_mb(z) + 8 * z["n"] ** 2 * 8 / 1e6, 15 + extra
+    if step == "selection":  # frozen mode: every budget of a curve in one job
+        return 800 + 3 * features_mb(z), 10 + len(BUDGETS) * (1 + features_mb(z) / 50)
     if step == "retrain":
-        if MODE == "retrain":
+        if retrain:
             return 2000 + 12 * z["n"] * (z["k"] + 1) * z["pixels"] / 1e6, 10 + cnn_minutes(
                 z["n"] * (z["k"] + 1), z["epochs"])
         return 800 + 3 * features_mb(z), 10
@@ -359,19 +389,19 @@ def gpus(wildcards):
     return config["resources"]["gpu"]
 
 
-def budget_gpus(wildcards):
-    """Budget jobs train a CNN only in retrain mode."""
-    return config["resources"]["gpu"] if MODE == "retrain" else 0
+def featurizer_threads(wildcards):
+    """CNN training threads, pinned by the dataset's featurizer.threads."""
+    return DATASETS[wildcards.dataset]["featurizer"]["threads"]
 
 
 def linear_algebra_threads(wildcards):
     return config["resources"]["threads"]
 
 
-def budget_threads(wildcards):
-    """Frozen-mode budget jobs run one thread (small LR fits are far slower with
-    more BLAS threads); retrain mode trains a CNN with the featurizer's threads."""
-    return DATASETS[wildcards.dataset]["featurizer"]["threads"] if MODE == "retrain" else 1
+def reference_threads(wildcards):
+    """Frozen mode fits small LRs on one thread (far faster than on more); retrain
+    mode trains CNNs with the featurizer's threads."""
+    return featurizer_threads(wildcards) if mode_of(wildcards) == "retrain" else 1
 
 
 def timing_budgets(dataset):

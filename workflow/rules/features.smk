@@ -21,7 +21,7 @@ rule train_featurizer:
         "results/logs/train_featurizer/{dataset}.log",
     benchmark:
         "results/benchmarks/train_featurizer/{dataset}.tsv"
-    threads: lambda wildcards: DATASETS[wildcards.dataset]["featurizer"]["threads"]
+    threads: featurizer_threads
     resources:
         mem_mb=mem_mb("train_featurizer"),
         runtime=runtime("train_featurizer"),
@@ -46,7 +46,7 @@ rule features:
         "results/logs/features/{dataset}/{augmentation}.log",
     benchmark:
         "results/benchmarks/features/{dataset}/{augmentation}.tsv"
-    threads: lambda wildcards: DATASETS[wildcards.dataset]["featurizer"]["threads"]
+    threads: featurizer_threads
     resources:
         mem_mb=mem_mb("features"),
         runtime=runtime("features"),

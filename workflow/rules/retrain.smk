@@ -1,34 +1,35 @@
-# One job per budget: augment the chosen points, fit, evaluate on the poisoned test set.
+# Retrain mode: one job per budget trains a CNN on the originals and the chosen
+# points' copies, featurizes, fits and evaluates on the poisoned test set.
+# (Frozen-mode datasets evaluate every budget of a curve in one selection job.)
 
 
 rule retrain:
     group:
         "selection"
     input:
-        data=retrain_inputs,
-        features="results/{dataset}/{augmentation}/features.h5",
+        data="results/{dataset}/data.h5",
         scores="results/{dataset}/{augmentation}/scores.h5",
         order="results/{dataset}/{augmentation}/{score}/{policy}/seed{seed}/order.tsv",
     output:
         result="results/{dataset}/{augmentation}/{score}/{policy}/seed{seed}/budget{budget}.json",
     wildcard_constraints:
+        dataset=names_regex(RETRAIN),
         policy=names_regex(NESTED),
     params:
-        threads=budget_threads,
+        threads=featurizer_threads,
         library=library_hash("retrain"),
         settings=settings_for("fit"),
-        mode=MODE,
         augmentation=augmentation_params,
         featurizer=lambda wildcards: featurizer_spec(wildcards.dataset),
     log:
         "results/logs/retrain/{dataset}/{augmentation}/{score}/{policy}/seed{seed}/budget{budget}.log",
     benchmark:
         "results/benchmarks/retrain/{dataset}/{augmentation}/{score}/{policy}/seed{seed}/budget{budget}.tsv"
-    threads: budget_threads
+    threads: featurizer_threads
     resources:
         mem_mb=mem_mb("retrain"),
         runtime=runtime("retrain"),
-        gpu=budget_gpus,
+        gpu=gpus,
     conda:
         ENV
     script:
@@ -37,20 +38,19 @@ rule retrain:
 
 use rule retrain as retrain_update with:
     input:
-        data=retrain_inputs,
-        features="results/{dataset}/{augmentation}/features.h5",
+        data="results/{dataset}/data.h5",
         scores="results/{dataset}/{augmentation}/scores.h5",
         previous=previous_state,
     output:
         result="results/{dataset}/{augmentation}/{score}/{policy}/seed{seed}/budget{budget}.json",
         state="results/{dataset}/{augmentation}/{score}/{policy}/seed{seed}/state{budget}.h5",
     wildcard_constraints:
+        dataset=names_regex(RETRAIN),
         policy=names_regex(UPDATE),
     params:
-        threads=budget_threads,
+        threads=featurizer_threads,
         library=library_hash("retrain"),
         settings=settings_for("update"),
-        mode=MODE,
         augmentation=augmentation_params,
         featurizer=lambda wildcards: featurizer_spec(wildcards.dataset),
     log:
@@ -61,11 +61,11 @@ use rule retrain as retrain_update with:
 
 use rule retrain as retrain_kdpp with:
     input:
-        data=retrain_inputs,
-        features="results/{dataset}/{augmentation}/features.h5",
+        data="results/{dataset}/data.h5",
         scores="results/{dataset}/{augmentation}/scores.h5",
         kernel="results/{dataset}/{augmentation}/{score}/{policy}/kernel.h5",
     wildcard_constraints:
+        dataset=names_regex(RETRAIN),
         policy=names_regex(KDPP),
     log:
         "results/logs/retrain_kdpp/{dataset}/{augmentation}/{score}/{policy}/seed{seed}/budget{budget}.log",

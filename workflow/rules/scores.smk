@@ -32,17 +32,17 @@ rule references:
     output:
         references="results/{dataset}/{augmentation}/references.json",
     params:
-        threads=budget_threads,
+        threads=reference_threads,
         library=library_hash("references"),
         settings=settings_for("fit"),
-        mode=MODE,
+        mode=mode_of,
         augmentation=augmentation_params,
         featurizer=lambda wildcards: featurizer_spec(wildcards.dataset),
     log:
         "results/logs/references/{dataset}/{augmentation}.log",
     benchmark:
         "results/benchmarks/references/{dataset}/{augmentation}.tsv"
-    threads: budget_threads
+    threads: reference_threads
     resources:
         mem_mb=mem_mb("references"),
         runtime=runtime("references"),

@@ -1,9 +1,11 @@
-"""One budget of one (score, policy, seed): choose, augment, fit, evaluate -> budget<k>.json."""
+"""Retrain mode, one budget of one (score, policy, seed): choose, train a CNN on
+the originals + the chosen points' copies, featurize, fit, evaluate -> budget<k>.json."""
 
 import numpy as np
 
 from effaug import experiment as E
-from effaug.features import read_arrays, read_features, read_task, write_arrays
+from effaug.cnn import FeaturizerSpec
+from effaug.features import read_arrays, read_task, write_arrays
 from effaug.policies import parse_policy
 from effaug.runtime import job
 
@@ -12,7 +14,6 @@ with job(snakemake.log[0], snakemake.params.threads):
     w, p, inputs = snakemake.wildcards, snakemake.params, snakemake.input
     policy, seed, budget = parse_policy(w.policy), int(w.seed), int(w.budget)
     settings = E.Settings(**p.settings)
-    fs = read_features(inputs.features)
     scores, _ = read_arrays(inputs.scores, ["model/theta"])
     if policy.nested:
         chosen = E.read_order(inputs.order)[:budget]
@@ -26,19 +27,13 @@ with job(snakemake.log[0], snakemake.params.threads):
         else:
             chosen, current = np.empty(0, np.int64), scores[w.score]
         chosen = E.update_choice(policy, current, chosen, budget, seed)
-    if p.mode == "frozen":
-        features, warm_start = E.frozen_features(fs, chosen), scores["model/theta"]
-    else:
-        from effaug.cnn import FeaturizerSpec
-
-        spec = FeaturizerSpec(**p.featurizer)
-        features = E.retrained_features(read_task(inputs.data[0]), w.augmentation, p.augmentation, chosen, spec)
-        warm_start = None
-    result, model, rows = E.run_budget(features, chosen, policy, settings, warm_start)
+    spec = FeaturizerSpec(**p.featurizer)
+    features = E.retrained_features(read_task(inputs.data), w.augmentation, p.augmentation, chosen, spec)
+    result, model, rows = E.run_budget(features, chosen, policy, settings)
     if policy.update:
         svm_C = float(scores["svm/C"]) if "svm/C" in scores else None
         new_scores = E.rescore(w.score, model, features, rows, settings, svm_C)
         write_arrays(snakemake.output.state, {"chosen": chosen, "scores": new_scores})
     result.update(dataset=w.dataset, augmentation=w.augmentation, score=w.score, policy=w.policy,
-                  seed=seed, budget=budget, featurizer_mode=p.mode, **features.extra)
+                  seed=seed, budget=budget, featurizer_mode="retrain", **features.extra)
     E.write_json(snakemake.output.result, result)

@@ -1,0 +1,62 @@
+"""config/paper.yaml and config/paper-offline.yaml: valid, and the paper's grid plans with all three datasets."""
+
+from __future__ import annotations
+
+import re
+
+import yaml
+
+from tests.conftest import REPO, write_paper_fixtures
+from tests.test_workflow import snakemake
+
+
+def job_counts(stdout: str) -> dict[str, int]:
+    table = stdout[stdout.index("Job stats:"):]
+    return {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.M)}
+
+
+def test_paper_config_plans_the_whole_grid_with_all_three_datasets(tmp_path):
+    write_paper_fixtures(tmp_path / "data")
+    config = yaml.safe_load((REPO / "config/paper.yaml").read_text())
+    config["data_root"] = "data"
+    result = snakemake(tmp_path, "-n", "--quiet", "rules", config=config)
+    assert result.returncode == 0, result.stderr[-3000:]
+    jobs = job_counts(result.stdout)
+    # 4 dataset entries (MNIST twice: frozen and retrain), 3 augmentations each
+    assert jobs["binarize"] == 4 and jobs["train_featurizer"] == 4 and jobs["features"] == 12
+    assert jobs["scores"] == 12 and jobs["references"] == 12
+    # k-DPP kernels per (dataset, augmentation): kdpp-influence per score, kdpp-bottleneck once
+    assert jobs["kdpp_kernel"] == 12 * 3
+    # orders per (dataset, augmentation): baseline 5 seeds; rand-prop, rand-prop-down, rand-inverse-prop
+    # 5 seeds x 2 scores; det-prop, det-prop-down, det-inverse-prop 2 scores; clustered-baseline 8 c x 5
+    # seeds; clustered-rand-prop 8 c x 5 seeds x 2 scores
+    orders = 5 + 3 * 5 * 2 + 3 * 2 + 8 * 5 + 8 * 5 * 2
+    budgets = len(config["experiment"]["budgets"])
+    # frozen datasets (mnist_3v8, cifar10, smallnorb): one selection job per curve
+    frozen = 3 * 3
+    assert jobs["selection"] == frozen * orders
+    # Update chains: 2 rand (5 seeds) + 3 det (1 seed), 2 scores
+    assert jobs["selection_update"] == frozen * 2 * (2 * 5 + 3)
+    assert jobs["selection_kdpp"] == frozen * 3 * 5
+    # the retrain dataset (mnist_3v8_retrain): an order, then one CNN per budget
+    retrain = 3
+    assert jobs["order"] == retrain * orders
+    assert jobs["retrain"] == retrain * orders * budgets
+    assert jobs["retrain_update"] == retrain * 2 * (2 * 5 + 3) * budgets
+    assert jobs["retrain_kdpp"] == retrain * 3 * 5 * budgets
+    assert jobs["summary"] == 4 and jobs["auc_table"] == 12 * 2
+
+
+def test_paper_configs_validate_and_dry_run_offline(tmp_path):
+    write_paper_fixtures(tmp_path / "data")
+    for name in ("paper-offline.yaml",):
+        config = yaml.safe_load((REPO / "config" / name).read_text())
+        # the offline config reads ../shared/data; point it at fixtures in the same layout
+        (tmp_path / "data" / "cifar-10-airplane-automobile").mkdir(parents=True, exist_ok=True)
+        (tmp_path / "data" / "cifar10" / "cifar-10-python.tar.gz").rename(
+            tmp_path / "data" / "cifar-10-airplane-automobile" / "cifar-10-python.tar.gz")
+        config["data_root"] = "data"
+        result = snakemake(tmp_path, "-n", "--quiet", "rules", config=config)
+        assert result.returncode == 0, result.stderr[-3000:]
+        jobs = job_counts(result.stdout)
+        assert jobs["train_featurizer"] == 2 and jobs["features"] == 6
