@@ -121,7 +121,7 @@ def exact_kdpp_marginals(L, k):
     return total / norm
 
 
-@pytest.mark.parametrize("k", [1, 2, 4])
+@pytest.mark.parametrize("k", [1, 2, 4, 5])
 def test_kdpp_marginals_match_the_kernel(k):
     rng = np.random.default_rng(0)
     features = rng.normal(size=(6, 3))
@@ -136,6 +136,23 @@ def test_kdpp_marginals_match_the_kernel(k):
     expected = exact_kdpp_marginals(L, k)
     assert expected.sum() == pytest.approx(k)
     np.testing.assert_allclose(counts / draws, expected, atol=4 * np.sqrt(0.25 / draws) + 1e-9)
+
+
+@pytest.mark.parametrize("k", [2, 4])
+def test_kdpp_subset_frequencies_match_the_determinants(k):
+    """The whole distribution, below and above N/2 (where the complement is sampled)."""
+    rng = np.random.default_rng(1)
+    L = P.kdpp_kernel(rng.normal(size=(6, 3)), quality=rng.uniform(0.5, 2.0, 6), epsilon=0.05)
+    lam, V = np.linalg.eigh(L)
+    subsets = list(itertools.combinations(range(6), k))
+    expected = np.array([np.linalg.det(L[np.ix_(s, s)]) for s in subsets])
+    expected /= expected.sum()
+    draws = 6000
+    counts = dict.fromkeys(subsets, 0)
+    for _ in range(draws):
+        counts[tuple(P.kdpp_sample(lam, V, k, rng))] += 1
+    observed = np.array([counts[s] for s in subsets]) / draws
+    assert np.all(np.abs(observed - expected) <= 4 * np.sqrt(expected * (1 - expected) / draws) + 1e-9)
 
 
 def test_kdpp_handles_every_k_up_to_n_and_prefers_diverse_sets():

@@ -264,10 +264,8 @@ def kdpp_sample(eigenvalues: np.ndarray, eigenvectors: np.ndarray, k: int,
 
     Phase 1 (Kulesza & Taskar 2012, Alg. 8) picks k eigenvectors with the
     elementary symmetric polynomials in log space. Phase 2 samples the
-    projection DPP of those eigenvectors by the chain rule: each pick j has
-    probability proportional to the conditional diagonal d_j, which is then
-    updated by one rank-one Schur complement in the k-dim eigenspace, O(N k)
-    per pick.
+    projection DPP of those eigenvectors by the chain rule, O(N k) per pick;
+    for k > N/2 it samples the complement from the other N - k eigenvectors.
     """
     N = len(eigenvalues)
     if not 1 <= k <= N:
@@ -286,7 +284,23 @@ def kdpp_sample(eigenvalues: np.ndarray, eigenvectors: np.ndarray, k: int,
         if np.log(rng.random()) < log_p:
             selected.append(n - 1)
             remaining -= 1
-    V = np.asarray(eigenvectors[:, selected], dtype=np.float64)  # (N, k), orthonormal columns
+    if k > N - k:
+        # The complement of a projection DPP's sample is a sample of the projection
+        # DPP of the other eigenvectors: N - k picks instead of k (k = N: none).
+        rest = np.setdiff1d(np.arange(N), selected)
+        keep = np.ones(N, dtype=bool)
+        keep[_projection_dpp_sample(eigenvectors[:, rest], rng)] = False
+        return np.flatnonzero(keep)
+    return np.sort(_projection_dpp_sample(eigenvectors[:, selected], rng))
+
+
+def _projection_dpp_sample(V: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """One sample (unsorted) of the projection DPP with kernel V V^T, V (N, k)
+    orthonormal, by the chain rule: each pick j has probability proportional to
+    the conditional diagonal d_j, then updated by one rank-one Schur complement
+    in the k-dim eigenspace, O(N k) per pick."""
+    V = np.asarray(V, dtype=np.float64)
+    N, k = V.shape
     d = np.einsum("ij,ij->i", V, V)
     A = np.zeros((k, k))  # orthonormal basis of the conditioned directions, in eigen coordinates
     picks = np.empty(k, dtype=np.int64)
@@ -301,4 +315,4 @@ def kdpp_sample(eigenvalues: np.ndarray, eigenvectors: np.ndarray, k: int,
         A[t] = a
         d -= (V @ a) ** 2
         d[picks[: t + 1]] = 0.0
-    return np.sort(picks)
+    return picks

@@ -92,6 +92,22 @@ class LogisticModel:
         return float((self.predict(X) == np.asarray(y)).mean())
 
 
+def weighted_gram(Xb: np.ndarray, s: np.ndarray) -> np.ndarray:
+    """(d, d) ``Xb^T diag(s) Xb`` for (n, d) ``Xb`` and (n,) ``s >= 0``.
+
+    One symmetric rank-n update (BLAS syrk) on ``sqrt(s)``-scaled rows: half
+    the flops of the general product, and the (d, n) transposed view of a
+    C-ordered array is already the column-major operand BLAS wants (no copy).
+    """
+    from scipy.linalg.blas import dsyrk
+
+    A = np.asarray(Xb, dtype=np.float64) * np.sqrt(s)[:, None]
+    G = dsyrk(1.0, A.T, lower=1)
+    upper = np.triu_indices(len(G), 1)
+    G[upper] = G.T[upper]
+    return G
+
+
 def _objective(theta, Xb, y, v, lam):
     z = Xb @ theta
     losses = np.where(y == 1, -log_sigmoid(z), -log_sigmoid(-z))
@@ -139,7 +155,7 @@ def fit_logistic(X: np.ndarray, y: np.ndarray, C: float = 1.0, sample_weight: np
         r = residuals(z, y)
         grad = Xb.T @ (v * r) + lam * penalty * theta
         s = v * sigmoid(z) * sigmoid(-z)
-        H = (Xb * s[:, None]).T @ Xb
+        H = weighted_gram(Xb, s)
         H[np.diag_indices(d1)] += lam * penalty + 1e-12
         step = np.linalg.solve(H, grad)
         decrement = float(grad @ step)
@@ -191,7 +207,7 @@ def hessian(model: LogisticModel, X_fit: np.ndarray, l2: float,
     s = sigmoid(z) * sigmoid(-z)
     if weights is not None:
         s = s * weights
-    H = (Xb * s[:, None]).T @ Xb
+    H = weighted_gram(Xb, s)
     H[np.diag_indices(len(H) - 1)] += l2
     return H
 
@@ -213,9 +229,10 @@ def influence(model: LogisticModel, X: np.ndarray, y: np.ndarray, H: np.ndarray)
             "set experiment.hessian_l2 to 'model' or a larger number"
         ) from err
     Xb = with_bias(X)
-    Z = solve_triangular(factor, Xb.T, lower=True, check_finite=False)
-    quad = np.einsum("ij,ij->j", Z, Z)  # x~_i^T H^-1 x~_i
     z = Xb @ model.theta
+    # Xb.T is column-major (d+1, n): solved in place, no copy
+    Z = solve_triangular(factor, Xb.T, lower=True, check_finite=False, overwrite_b=True)
+    quad = np.einsum("ij,ij->j", Z, Z)  # x~_i^T H^-1 x~_i
     r = residuals(z, np.asarray(y))
     infl = r * r * quad
     lev = sigmoid(z) * sigmoid(-z) * quad
