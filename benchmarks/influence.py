@@ -368,8 +368,8 @@ def main(argv=None) -> int:
     ap.add_argument("--no-scaling", action="store_true", help="skip the scaling part (benchmark 6)")
     ap.add_argument("--authors-prefix", type=int, default=AUTHORS_PREFIX,
                     help=f"points of the authors' loop timed when n > {AUTHORS_FULL_MAX_N}")
-    ap.add_argument("--threads", type=int, default=os.cpu_count() or 1,
-                    help="BLAS and torch threads (default: all cores)")
+    ap.add_argument("--threads", type=int, default=1,
+                    help="BLAS and torch threads of every method (default 1, the workflow's resources.threads)")
     args = ap.parse_args(argv)
     sizes = parse_sizes(args.sizes) if args.sizes else (QUICK_SIZES if args.quick else FULL_SIZES)
 

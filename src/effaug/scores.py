@@ -61,8 +61,11 @@ def residuals(z: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 def with_bias(X: np.ndarray) -> np.ndarray:
     """(n, d) -> (n, d + 1) float64 with a trailing column of ones."""
-    X = np.asarray(X, dtype=np.float64)
-    return np.hstack([X, np.ones((len(X), 1))])
+    X = np.asarray(X)
+    Xb = np.empty((len(X), X.shape[1] + 1))  # one allocation; float32 features are cast on the way in
+    Xb[:, :-1] = X
+    Xb[:, -1] = 1.0
+    return Xb
 
 
 @dataclass(frozen=True)
@@ -99,9 +102,13 @@ def weighted_gram(Xb: np.ndarray, s: np.ndarray) -> np.ndarray:
     the flops of the general product, and the (d, n) transposed view of a
     C-ordered array is already the column-major operand BLAS wants (no copy).
     """
+    return _gram(np.asarray(Xb, dtype=np.float64) * np.sqrt(s)[:, None])
+
+
+def _gram(A: np.ndarray) -> np.ndarray:
+    """(d, d) A^T A of a C-ordered (n, d) float64 array by dsyrk, symmetrised."""
     from scipy.linalg.blas import dsyrk
 
-    A = np.asarray(Xb, dtype=np.float64) * np.sqrt(s)[:, None]
     G = dsyrk(1.0, A.T, lower=1)
     upper = np.triu_indices(len(G), 1)
     G[upper] = G.T[upper]
@@ -207,7 +214,8 @@ def hessian(model: LogisticModel, X_fit: np.ndarray, l2: float,
     s = sigmoid(z) * sigmoid(-z)
     if weights is not None:
         s = s * weights
-    H = weighted_gram(Xb, s)
+    Xb *= np.sqrt(s)[:, None]  # our own copy: scaled in place
+    H = _gram(Xb)
     H[np.diag_indices(len(H) - 1)] += l2
     return H
 
@@ -219,7 +227,9 @@ def influence(model: LogisticModel, X: np.ndarray, y: np.ndarray, H: np.ndarray)
     ``newton_loo`` (|I_i| / (1 - h_i)), from one Cholesky factorisation of H
     and one triangular solve for all points.
     """
-    from scipy.linalg import cho_factor, solve_triangular
+    from scipy.linalg import cho_factor
+    from scipy.linalg.blas import dtrmm
+    from scipy.linalg.lapack import dtrtri
 
     try:
         factor, lower = cho_factor(H, lower=True, check_finite=True)
@@ -230,8 +240,14 @@ def influence(model: LogisticModel, X: np.ndarray, y: np.ndarray, H: np.ndarray)
         ) from err
     Xb = with_bias(X)
     z = Xb @ model.theta
-    # Xb.T is column-major (d+1, n): solved in place, no copy
-    Z = solve_triangular(factor, Xb.T, lower=True, check_finite=False, overwrite_b=True)
+    # Z = L^-1 X~^T by the triangular inverse and a triangular product (the same
+    # flops as a triangular solve, which OpenBLAS runs far below GEMM speed);
+    # X~^T is column-major (d+1, n), so it is overwritten in place, no copy
+    inverse, info = dtrtri(factor, lower=1)
+    if info != 0:
+        raise ScoreError(f"the Hessian's Cholesky factor is singular (LAPACK dtrtri info={info}); "
+                         "set experiment.hessian_l2 to 'model' or a larger number")
+    Z = dtrmm(1.0, inverse, Xb.T, lower=1, overwrite_b=1)
     quad = np.einsum("ij,ij->j", Z, Z)  # x~_i^T H^-1 x~_i
     r = residuals(z, np.asarray(y))
     infl = r * r * quad
