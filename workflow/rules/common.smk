@@ -172,6 +172,7 @@ check_config()
 check_experiment()
 
 
+@functools.cache  # planning calls it once per job (thousands of times)
 def featurizer_spec(name):
     return FeaturizerSpec.from_config(DATASETS[name]["featurizer"]).to_dict()
 
@@ -350,9 +351,14 @@ def features_mb(z):
 
 def estimate(step, wildcards):
     """(mem_mb, runtime in minutes) of one job."""
-    z = dataset_sizes(wildcards.dataset, wildcards.get("augmentation"))
-    z["full_train"] = DATASETS[wildcards.dataset]["featurizer"]["train_on"] == "full"
-    retrain = mode_of(wildcards) == "retrain"
+    return _estimate(step, wildcards.dataset, wildcards.get("augmentation"))
+
+
+@functools.cache  # resources are evaluated several times per job while planning
+def _estimate(step, dataset, augmentation):
+    z = dataset_sizes(dataset, augmentation)
+    z["full_train"] = DATASETS[dataset]["featurizer"]["train_on"] == "full"
+    retrain = featurizer_mode(dataset) == "retrain"
     cnn_minutes = lambda images, epochs: images * epochs * z["image_seconds"] * 3 / 60
     if step == "binarize":
         return 1000 + 3 * z["full"] * z["pixels"] * 2 / 1e6, 15
@@ -368,11 +374,9 @@ def estimate(step, wildcards):
         return 1500 + 4 * features_mb(z) + 8 * z["n"] ** 2 * 8 / 1e6, 15 + extra
     if step == "selection":  # frozen mode: every budget of a curve in one job
         return 800 + 3 * features_mb(z), 10 + len(BUDGETS) * (1 + features_mb(z) / 50)
-    if step == "retrain":
-        if retrain:
-            return 2000 + 12 * z["n"] * (z["k"] + 1) * z["pixels"] / 1e6, 10 + cnn_minutes(
-                z["n"] * (z["k"] + 1), z["epochs"])
-        return 800 + 3 * features_mb(z), 10
+    if step == "retrain":  # retrain mode: a CNN per budget
+        return 2000 + 12 * z["n"] * (z["k"] + 1) * z["pixels"] / 1e6, 10 + cnn_minutes(
+            z["n"] * (z["k"] + 1), z["epochs"])
     return 1000, 10
 
 
