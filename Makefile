@@ -33,14 +33,15 @@ run: setup
 test: setup
 	$(BIN)/pytest
 
-# Speed benchmarks -> docs/benchmarks.md (about 30 minutes on 2 cores; the MNIST grid reads ../shared/data,
-# pyDVL and DPPy get their own virtual environments under benchmarks/)
+# Speed benchmarks -> docs/benchmarks.md (about 30 minutes on 2 cores; the MNIST grid reads the original
+# MNIST files under DATA_ROOT; pyDVL and DPPy get their own virtual environments under benchmarks/)
+DATA_ROOT ?= ../shared/data
 benchmark: setup
 	$(BIN)/python benchmarks/influence.py
 	$(BIN)/python benchmarks/kdpp.py
 	$(BIN)/python benchmarks/workflow.py planning
 	$(BIN)/python benchmarks/workflow.py overhead
-	$(BIN)/python benchmarks/workflow.py grid
+	$(BIN)/python benchmarks/workflow.py grid --data-root $(DATA_ROOT)
 	$(BIN)/python benchmarks/report.py
 
 lint: setup
