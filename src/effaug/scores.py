@@ -27,8 +27,8 @@ Scores of training points (all non-negative; larger = "more important"):
 - ``gradient_norm``: ``|p_i - y_i| * ||x~_i||``.
 - ``svm_margin``: ``|w.x + b|`` of a linear SVM with C chosen by k-fold CV.
 
-All influence-type scores come from one Cholesky factorisation of H and one
-triangular solve for all points: no per-point loop, no explicit inverse.
+All influence-type scores come from one Cholesky factorisation H = L L^T and
+one product L^-1 X~^T for all points: no per-point loop, no inverse of H.
 """
 
 from __future__ import annotations
@@ -225,7 +225,7 @@ def influence(model: LogisticModel, X: np.ndarray, y: np.ndarray, H: np.ndarray)
 
     Returns (n,) arrays ``influence`` (|I_i|), ``leverage`` (h_i) and
     ``newton_loo`` (|I_i| / (1 - h_i)), from one Cholesky factorisation of H
-    and one triangular solve for all points.
+    and one triangular product for all points.
     """
     from scipy.linalg import cho_factor
     from scipy.linalg.blas import dtrmm
