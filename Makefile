@@ -39,6 +39,7 @@ DATA_ROOT ?= ../shared/data
 benchmark: setup
 	$(BIN)/python benchmarks/influence.py
 	$(BIN)/python benchmarks/kdpp.py
+	$(BIN)/python benchmarks/kernels.py
 	$(BIN)/python benchmarks/workflow.py planning
 	$(BIN)/python benchmarks/workflow.py overhead
 	$(BIN)/python benchmarks/workflow.py grid --data-root $(DATA_ROOT)

@@ -9,7 +9,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import RESULTS, ROOT  # noqa: E402
 
-ORDER = ["influence", "kdpp", "overhead", "planning", "grid"]
+ORDER = ["influence", "kdpp", "kernels", "overhead", "planning", "grid"]
 
 
 def cell(value) -> str:

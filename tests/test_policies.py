@@ -167,3 +167,15 @@ def test_kdpp_handles_every_k_up_to_n_and_prefers_diverse_sets():
     assert len(set(P.kdpp_sample(lam, V, 99, rng))) == 99
     E = P.log_elementary_symmetric(lam, 100)
     assert np.isfinite(E[100]).all()
+
+
+def test_a_policy_refuses_to_order_by_an_undefined_score_and_names_it():
+    from effaug import experiment as E
+
+    scores = np.array([1.0, np.nan, 2.0, 3.0])
+    features = np.zeros((4, 2))
+    for name in ("det-prop", "rand-prop", "rand-inverse-prop"):
+        with pytest.raises(P.PolicyError, match=r"score 'newton_loo' is NaN or infinite for 1 of 4 points.*hessian_l2"):
+            E.static_order(P.parse_policy(name), scores, features, 0, E.Settings(), "newton_loo")
+    with pytest.raises(P.PolicyError, match="score 'loss' is NaN or infinite for 1 of 4"):
+        E.update_choice(P.parse_policy("det-prop-update"), scores, np.empty(0, np.int64), 2, 0, "loss")

@@ -13,9 +13,10 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 
 from tests.conftest import REPO
-from tests.test_workflow import snakemake
+from tests.test_workflow import snakemake, snakemake_command, workflow_env
 
 SMALL = {
     "datasets": {
@@ -135,10 +136,10 @@ def comparable(root: Path) -> dict[str, object]:
 
 
 def test_killed_run_resumes_to_identical_results(complete, tmp_path):
-    (tmp_path / "config.yaml").write_text(__import__("yaml").safe_dump(SMALL))
-    command = [str(Path(__import__("sys").executable).parent / "snakemake"), "-s", str(REPO / "Snakefile"),
-               "--directory", str(tmp_path), "--configfile", str(tmp_path / "config.yaml"), "--cores", "2"]
-    process = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    # started like the reference run (the same environment), only in the background
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(SMALL))
+    process = subprocess.Popen(snakemake_command(tmp_path, "--cores", "2"), cwd=tmp_path,
+                               env=workflow_env(tmp_path), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                start_new_session=True)
     deadline = time.time() + 300
     while len(list(tmp_path.glob("results/tiny/*/*/*/seed*/budget*.json"))) < 6:

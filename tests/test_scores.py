@@ -124,3 +124,24 @@ def test_singular_hessian_gives_a_clear_error():
     model = S.LogisticModel(np.zeros(3), 0.0, 1.0)
     with pytest.raises(S.ScoreError, match="hessian_l2"):
         S.influence(model, X, y, S.hessian(model, X, 0.0))
+
+
+def test_newton_loo_is_nan_where_the_fit_interpolates_the_point(caplog):
+    # n <= d + 1 with the authors' tiny Hessian L2 term: every leverage is within 1e-6 of 1
+    X, y = problem(n=20, d=50, separation=3.0)
+    model = S.fit_logistic(X, y, C=1.0, tol=1e-14)
+    with caplog.at_level("WARNING", logger="effaug.scores"):
+        scores = S.influence(model, X, y, S.hessian(model, X, 2e-10))
+    assert (1 - scores["leverage"] < S.LEVERAGE_GAP).all()
+    assert np.isnan(scores["newton_loo"]).all()
+    assert np.isfinite(scores["influence"]).all()
+    assert "undefined (NaN) for 20 of 20 points" in caplog.text
+
+
+def test_newton_loo_is_finite_and_exact_where_defined(caplog):
+    X, y = problem(n=200, d=5)
+    model = S.fit_logistic(X, y, tol=1e-14)
+    with caplog.at_level("WARNING", logger="effaug.scores"):
+        scores = S.influence(model, X, y, S.hessian(model, X, 1.0))
+    assert caplog.text == ""
+    np.testing.assert_array_equal(scores["newton_loo"], scores["influence"] / (1 - scores["leverage"]))

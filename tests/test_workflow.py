@@ -51,18 +51,26 @@ TINY = {
 N_FIXTURE_TRAIN = 200  # 20 of each digit: 40 threes and eights
 
 
+def workflow_env(workdir: Path, env: dict | None = None) -> dict[str, str]:
+    """The environment every workflow run of the tests starts with: the same
+    for every run that a test compares (plus ``env``)."""
+    base = {"PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin", "TF_CPP_MIN_LOG_LEVEL": "2",
+            "HOME": str(workdir)}
+    return {**base, **(env or {})}
+
+
+def snakemake_command(workdir: Path, *args: str) -> list[str]:
+    return [SNAKEMAKE, "-s", str(REPO / "Snakefile"), "--directory", str(workdir),
+            "--configfile", str(workdir / "config.yaml"), *args]
+
+
 def snakemake(workdir: Path, *args: str, config: dict | None = None,
               env: dict | None = None) -> subprocess.CompletedProcess:
     """Run the workflow in ``workdir`` with its config.yaml (written from ``config``)."""
     if config is not None:
         (workdir / "config.yaml").write_text(yaml.safe_dump(config))
-    base = {"PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin", "TF_CPP_MIN_LOG_LEVEL": "2",
-            "HOME": str(workdir)}
-    return subprocess.run(
-        [SNAKEMAKE, "-s", str(REPO / "Snakefile"), "--directory", str(workdir),
-         "--configfile", str(workdir / "config.yaml"), *args],
-        capture_output=True, text=True, cwd=workdir, env={**base, **(env or {})},
-    )
+    return subprocess.run(snakemake_command(workdir, *args), capture_output=True, text=True, cwd=workdir,
+                          env=workflow_env(workdir, env))
 
 
 @pytest.fixture(scope="module")

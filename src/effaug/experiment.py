@@ -197,7 +197,10 @@ def cluster_labels(features: np.ndarray, clusters: int, settings: Settings) -> n
 
 
 def static_order(policy: P.Policy, scores: np.ndarray | None, features: np.ndarray, seed: int,
-                 settings: Settings) -> np.ndarray:
+                 settings: Settings, score: str = "score") -> np.ndarray:
+    """The full order of a nested policy; ``score`` names ``scores`` in errors."""
+    if scores is not None:
+        scores = P.check_finite(scores, score)
     labels = cluster_labels(features, policy.clusters, settings) if policy.kind == "clustered" else None
     return P.order(policy, scores, P.rng_for(policy.name, seed), len(features), labels)
 
@@ -218,9 +221,11 @@ def run_budget(features: Features, chosen: np.ndarray, policy: P.Policy, setting
 
 
 def update_choice(policy: P.Policy, current_scores: np.ndarray, chosen: np.ndarray, budget: int,
-                  seed: int) -> np.ndarray:
+                  seed: int, score: str = "score") -> np.ndarray:
     """The points augmented at ``budget``: the ones already chosen, then
-    ``budget - len(chosen)`` more drawn from the current scores."""
+    ``budget - len(chosen)`` more drawn from the current scores (named
+    ``score`` in errors)."""
+    current_scores = P.check_finite(current_scores, score)
     extra = P.continue_order(policy, current_scores, chosen, budget - len(chosen),
                              P.rng_for(policy.name, seed, budget))
     return np.concatenate([np.asarray(chosen, dtype=np.int64), extra])
@@ -254,7 +259,7 @@ def frozen_curve(policy: P.Policy, fs: FeatureSet, scores: Mapping[str, np.ndarr
         elif policy.kind == "kdpp":
             chosen = kdpp_choice(policy, kernel["eigenvalues"], kernel["eigenvectors"], budget, seed)
         else:
-            chosen = update_choice(policy, current, chosen, budget, seed)
+            chosen = update_choice(policy, current, chosen, budget, seed, score)
         features = frozen_features(fs, chosen)
         result, model, rows = run_budget(features, chosen, policy, settings, theta)
         if policy.update:

@@ -59,15 +59,20 @@ def score_histograms(scores: dict[str, np.ndarray], names: list[str]):
     fig, axes = plt.subplots(1, len(names), figsize=(4 * len(names), 3.2), squeeze=False)
     for ax, name in zip(axes[0], names):
         values = np.asarray(scores[name], dtype=np.float64)
+        undefined = int((~np.isfinite(values)).sum())
+        values = values[np.isfinite(values)]
         positive = values[values > 0]
-        bins = np.logspace(np.log10(positive.min()), np.log10(positive.max()), 40) if len(positive) > 1 else 40
-        sns.histplot(positive if len(positive) > 1 else values, bins=bins, ax=ax, color="steelblue")
-        if len(positive) > 1:
-            ax.set_xscale("log")
-        ax.set_xlabel(SCORE_LABELS.get(name, name))
+        label = SCORE_LABELS.get(name, name)
+        if len(values):
+            bins = np.logspace(np.log10(positive.min()), np.log10(positive.max()), 40) if len(positive) > 1 else 40
+            sns.histplot(positive if len(positive) > 1 else values, bins=bins, ax=ax, color="steelblue")
+            if len(positive) > 1:
+                ax.set_xscale("log")
+        ax.set_xlabel(label)
         ax.set_ylabel("Training points")
-        ax.set_title(f"{SCORE_LABELS.get(name, name)} ({(values == 0).sum()} zeros)" if (values == 0).any()
-                     else SCORE_LABELS.get(name, name))
+        notes = [f"{count} {what}" for count, what in (((values == 0).sum(), "zeros"), (undefined, "undefined"))
+                 if count]
+        ax.set_title(f"{label} ({', '.join(notes)})" if notes else label)
     fig.tight_layout()
     return fig
 
@@ -92,15 +97,22 @@ def before_after(scores: dict[str, np.ndarray], names: list[str]):
         label = SCORE_LABELS.get(name, name)
         ax.set_xlabel(f"{label}, no augmentation")
         ax.set_ylabel(f"{label}, full augmentation")
-        ax.set_title(f"Spearman rho = {spearman(before, after):.3f}")
+        defined = np.isfinite(before) & np.isfinite(after)
+        rho = spearman(before[defined], after[defined]) if defined.sum() > 1 else float("nan")
+        undefined = len(before) - int(defined.sum())
+        ax.set_title(f"Spearman rho = {rho:.3f}" + (f" ({undefined} undefined)" if undefined else ""))
     fig.tight_layout()
     return fig
 
 
 def extremes(images: np.ndarray, labels: np.ndarray, class_names, scores: np.ndarray, score: str, count: int = 10):
-    """The ``count`` highest- and lowest-scoring training images."""
-    order = np.argsort(-np.asarray(scores), kind="stable")
+    """The ``count`` highest- and lowest-scoring training images (undefined scores left out)."""
+    scores = np.asarray(scores, dtype=np.float64)
+    defined = np.flatnonzero(np.isfinite(scores))
+    order = defined[np.argsort(-scores[defined], kind="stable")]
     fig, axes = plt.subplots(2, count, figsize=(1.3 * count, 3.8))
+    for ax in axes.ravel():
+        ax.axis("off")
     for row, (title, picks) in enumerate((("highest", order[:count]), ("lowest", order[::-1][:count]))):
         for ax, i in zip(axes[row], picks):
             image = images[i]

@@ -129,6 +129,20 @@ def parse_policy(name: str) -> Policy:
     )
 
 
+def check_finite(scores: np.ndarray, score: str) -> np.ndarray:
+    """``scores`` as float64 if every value is finite, else a :class:`PolicyError`
+    naming the score: a policy cannot rank points whose score is undefined."""
+    values = np.asarray(scores, dtype=np.float64)
+    bad = ~np.isfinite(values)
+    if bad.any():
+        hint = (" (newton_loo is undefined where a point's leverage is within 1e-6 of 1, as when n_train <= "
+                "d + 1 with a tiny experiment.hessian_l2: use influence, a larger n_train, or hessian_l2: model)"
+                if score.endswith("newton_loo") else "")
+        raise PolicyError(f"score {score!r} is NaN or infinite for {int(bad.sum())} of {len(values)} points, "
+                          f"so no policy can order by it{hint}")
+    return values
+
+
 def rng_for(policy: str, seed: int, *more: int) -> np.random.Generator:
     """The generator of one (policy, seed[, budget]): independent streams per
     policy, identical on every machine and run."""

@@ -23,7 +23,10 @@ Scores of training points (all non-negative; larger = "more important"):
   code ignores sample weights) or the sample weight.
 - ``newton_loo``: ``|I_i| / (1 - h_i)``, ``h_i = p_i (1 - p_i) x~_i^T H^-1 x~_i``
   (the leverage): the exact Newton step of leaving point i out, by
-  Sherman-Morrison.
+  Sherman-Morrison. Undefined (NaN, with a warning that counts them) where
+  ``1 - h_i < LEVERAGE_GAP``: the fit interpolates the point (n <= d + 1 with
+  a tiny Hessian L2 term), and dividing by ``1 - h_i`` would multiply the
+  rounding error of ``h_i`` (hundreds of machine epsilons) by over 1e6.
 - ``gradient_norm``: ``|p_i - y_i| * ||x~_i||``.
 - ``svm_margin``: ``|w.x + b|`` of a linear SVM with C chosen by k-fold CV.
 
@@ -33,12 +36,18 @@ one product L^-1 X~^T for all points: no per-point loop, no inverse of H.
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass
 
 import numpy as np
 
+log = logging.getLogger("effaug.scores")
+
 INFLUENCE_TYPE = ("influence", "newton_loo")
+# Newton LOO is NaN where 1 - leverage is below this: fewer than about seven
+# significant digits of 1 - h_i survive the rounding of h_i there.
+LEVERAGE_GAP = 1e-6
 
 
 class ScoreError(ValueError):
@@ -224,8 +233,9 @@ def influence(model: LogisticModel, X: np.ndarray, y: np.ndarray, H: np.ndarray)
     """Closed-form LOO influence of the points (X, y) under Hessian H.
 
     Returns (n,) arrays ``influence`` (|I_i|), ``leverage`` (h_i) and
-    ``newton_loo`` (|I_i| / (1 - h_i)), from one Cholesky factorisation of H
-    and one triangular product for all points.
+    ``newton_loo`` (|I_i| / (1 - h_i), NaN where ``1 - h_i < LEVERAGE_GAP``),
+    from one Cholesky factorisation of H and one triangular product for all
+    points.
     """
     from scipy.linalg import cho_factor
     from scipy.linalg.blas import dtrmm
@@ -252,8 +262,14 @@ def influence(model: LogisticModel, X: np.ndarray, y: np.ndarray, H: np.ndarray)
     r = residuals(z, np.asarray(y))
     infl = r * r * quad
     lev = sigmoid(z) * sigmoid(-z) * quad
-    with np.errstate(divide="ignore"):
-        newton = infl / np.maximum(1.0 - lev, np.finfo(np.float64).tiny)
+    gap = 1.0 - lev
+    undefined = gap < LEVERAGE_GAP
+    newton = infl / np.where(undefined, 1.0, gap)
+    newton[undefined] = np.nan
+    if undefined.any():
+        log.warning("newton_loo is undefined (NaN) for %d of %d points: their leverage is within %g of 1 "
+                    "(the fit interpolates them, as when n <= d + 1 with a tiny hessian_l2)",
+                    undefined.sum(), len(lev), LEVERAGE_GAP)
     return {"influence": infl, "leverage": lev, "newton_loo": newton}
 
 

@@ -12,6 +12,7 @@ from effaug.augment import AugmentationError, n_transforms
 from effaug.cnn import FeaturizerError, FeaturizerSpec
 from effaug.experiment import Settings
 from effaug.policies import PolicyError, parse_policy
+from effaug.runtime import DEFAULT_KERNELS, pin_kernels
 from effaug.scores import ScoreError
 
 ENV = "../../envs/effaug.yaml"
@@ -170,6 +171,21 @@ def check_experiment():
 
 check_config()
 check_experiment()
+
+
+def pinned_kernels():
+    """resources.kernels, applied to this process's environment so that every
+    job (local, or Snakemake on a cluster node, which parses this file again)
+    loads the same CPU kernels whatever the user's environment says."""
+    kernels = {**DEFAULT_KERNELS, **config["resources"]["kernels"]}
+    try:
+        pin_kernels(kernels)
+    except ValueError as err:
+        raise ConfigError(str(err)) from None
+    return kernels
+
+
+KERNELS = pinned_kernels()
 
 
 @functools.cache  # planning calls it once per job (thousands of times)

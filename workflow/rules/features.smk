@@ -13,6 +13,7 @@ rule train_featurizer:
         ),
     params:
         library=library_hash("train_featurizer"),
+        kernels=KERNELS,
         featurizer=lambda wildcards: featurizer_spec(wildcards.dataset),
         train_on=lambda wildcards: DATASETS[wildcards.dataset]["featurizer"]["train_on"],
         source=lambda wildcards: DATASETS[wildcards.dataset]["source"],
@@ -40,6 +41,7 @@ rule features:
         features="results/{dataset}/{augmentation}/features.h5",
     params:
         library=library_hash("features"),
+        kernels=KERNELS,
         augmentation=augmentation_params,
         featurizer=lambda wildcards: featurizer_spec(wildcards.dataset),
     log:

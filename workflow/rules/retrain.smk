@@ -18,6 +18,7 @@ rule retrain:
     params:
         threads=featurizer_threads,
         library=library_hash("retrain"),
+        kernels=KERNELS,
         settings=settings_for("fit"),
         augmentation=augmentation_params,
         featurizer=lambda wildcards: featurizer_spec(wildcards.dataset),
@@ -50,6 +51,7 @@ use rule retrain as retrain_update with:
     params:
         threads=featurizer_threads,
         library=library_hash("retrain"),
+        kernels=KERNELS,
         settings=settings_for("update"),
         augmentation=augmentation_params,
         featurizer=lambda wildcards: featurizer_spec(wildcards.dataset),

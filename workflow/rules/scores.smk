@@ -9,6 +9,7 @@ rule scores:
     params:
         threads=linear_algebra_threads,
         library=library_hash("scores"),
+        kernels=KERNELS,
         settings=settings_for("scores"),
     log:
         "results/logs/scores/{dataset}/{augmentation}.log",
@@ -34,6 +35,7 @@ rule references:
     params:
         threads=reference_threads,
         library=library_hash("references"),
+        kernels=KERNELS,
         settings=settings_for("fit"),
         mode=mode_of,
         augmentation=augmentation_params,

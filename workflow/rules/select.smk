@@ -22,6 +22,7 @@ rule selection:
     params:
         threads=1,
         library=library_hash("selection"),
+        kernels=KERNELS,
         settings=selection_settings,
         budgets=BUDGETS,
     log:
@@ -82,6 +83,7 @@ rule order:
         policy=names_regex(NESTED),
     params:
         library=library_hash("order"),
+        kernels=KERNELS,
         settings=order_settings,
     log:
         "results/logs/order/{dataset}/{augmentation}/{score}/{policy}/seed{seed}.log",
@@ -108,6 +110,7 @@ rule kdpp_kernel:
     params:
         threads=linear_algebra_threads,
         library=library_hash("kdpp_kernel"),
+        kernels=KERNELS,
         epsilon=EXPERIMENT["kdpp"]["epsilon"],
     log:
         "results/logs/kdpp_kernel/{dataset}/{augmentation}/{score}/{policy}.log",

@@ -8,7 +8,7 @@ import pandas as pd
 from effaug import plots
 from effaug.runtime import job
 
-with job(snakemake.log[0], snakemake.threads):
+with job(snakemake.log[0], snakemake.threads, snakemake.config["resources"]["kernels"]):
     w = snakemake.wildcards
     references = json.loads(Path(snakemake.input.references).read_text())
     figure = plots.accuracy_curves(pd.read_csv(snakemake.input.curves), w.score, references,

@@ -4,7 +4,7 @@ from effaug import datasets as ds
 from effaug.features import write_task
 from effaug.runtime import job
 
-with job(snakemake.log[0], snakemake.threads):
+with job(snakemake.log[0], snakemake.threads, snakemake.config["resources"]["kernels"]):
     p = snakemake.params
     task = ds.make_task(p.source, p.path or None, p.classes, p.n_train, p.train_subset, p.train_subset_seed)
     write_task(

@@ -5,7 +5,7 @@ import pandas as pd
 from effaug import plots
 from effaug.runtime import job
 
-with job(snakemake.log[0], snakemake.threads):
+with job(snakemake.log[0], snakemake.threads, snakemake.config["resources"]["kernels"]):
     timings = pd.concat([pd.read_csv(p, sep="\t") for p in snakemake.input.timings])
     plots.save(plots.epoch_time(timings, title=snakemake.wildcards.dataset), snakemake.output.png,
                snakemake.output.pdf)

@@ -7,7 +7,7 @@ from effaug.experiment import epoch_timing
 from effaug.features import read_task
 from effaug.runtime import atomic_output, job
 
-with job(snakemake.log[0], snakemake.threads):
+with job(snakemake.log[0], snakemake.threads, snakemake.config["resources"]["kernels"]):
     p = snakemake.params
     rows = epoch_timing(read_task(snakemake.input.data), snakemake.wildcards.augmentation, p.augmentation,
                         p.budgets, FeaturizerSpec(**p.featurizer), p.epochs)

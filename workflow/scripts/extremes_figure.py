@@ -4,7 +4,7 @@ from effaug import plots
 from effaug.features import read_arrays, read_task
 from effaug.runtime import job
 
-with job(snakemake.log[0], snakemake.threads):
+with job(snakemake.log[0], snakemake.threads, snakemake.config["resources"]["kernels"]):
     score = snakemake.wildcards.score
     scores, _ = read_arrays(snakemake.input.scores, [score])
     task = read_task(snakemake.input.data)

@@ -4,7 +4,7 @@ from effaug import cnn
 from effaug.features import compute_features, read_task, write_features
 from effaug.runtime import job
 
-with job(snakemake.log[0], snakemake.threads):
+with job(snakemake.log[0], snakemake.threads, snakemake.config["resources"]["kernels"]):
     spec = cnn.FeaturizerSpec(**snakemake.params.featurizer)
     cnn.configure_tensorflow(spec.threads, spec.seed)
     fs = compute_features(

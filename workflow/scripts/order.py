@@ -5,10 +5,10 @@ from effaug.features import read_arrays, read_features
 from effaug.policies import parse_policy
 from effaug.runtime import job
 
-with job(snakemake.log[0], snakemake.threads):
+with job(snakemake.log[0], snakemake.threads, snakemake.config["resources"]["kernels"]):
     w = snakemake.wildcards
     policy = parse_policy(w.policy)
     scores = read_arrays(snakemake.input.scores, [w.score])[0][w.score] if policy.uses_score else None
     train = read_features(snakemake.input.features).train
-    order = static_order(policy, scores, train, int(w.seed), Settings(**snakemake.params.settings))
+    order = static_order(policy, scores, train, int(w.seed), Settings(**snakemake.params.settings), w.score)
     write_order(snakemake.output.order, order, scores)

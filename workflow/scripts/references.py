@@ -7,7 +7,7 @@ from effaug.features import read_arrays, read_features, read_task
 from effaug.runtime import job
 
 # BLAS results depend on the thread count: pinned by the config, not by --cores
-with job(snakemake.log[0], snakemake.params.threads):
+with job(snakemake.log[0], snakemake.params.threads, snakemake.config["resources"]["kernels"]):
     p, w = snakemake.params, snakemake.wildcards
     settings = E.Settings(**p.settings)
     fs = read_features(snakemake.input.features)

@@ -10,7 +10,7 @@ from effaug.policies import parse_policy
 from effaug.runtime import job
 
 # BLAS results depend on the thread count: pinned by the config, not by --cores
-with job(snakemake.log[0], snakemake.params.threads):
+with job(snakemake.log[0], snakemake.params.threads, snakemake.config["resources"]["kernels"]):
     w, p, inputs = snakemake.wildcards, snakemake.params, snakemake.input
     policy, seed, budget = parse_policy(w.policy), int(w.seed), int(w.budget)
     settings = E.Settings(**p.settings)
@@ -26,7 +26,7 @@ with job(snakemake.log[0], snakemake.params.threads):
             chosen, current = state["chosen"], state["scores"]
         else:
             chosen, current = np.empty(0, np.int64), scores[w.score]
-        chosen = E.update_choice(policy, current, chosen, budget, seed)
+        chosen = E.update_choice(policy, current, chosen, budget, seed, w.score)
     spec = FeaturizerSpec(**p.featurizer)
     features = E.retrained_features(read_task(inputs.data), w.augmentation, p.augmentation, chosen, spec)
     result, model, rows = E.run_budget(features, chosen, policy, settings)

@@ -4,7 +4,7 @@ from effaug import plots
 from effaug.features import read_arrays
 from effaug.runtime import job
 
-with job(snakemake.log[0], snakemake.threads):
+with job(snakemake.log[0], snakemake.threads, snakemake.config["resources"]["kernels"]):
     scores, _ = read_arrays(snakemake.input.scores)
     names = [s for s in snakemake.params.scores if s != "svm_margin"] or ["loss", "influence"]
     plots.save(plots.score_histograms(scores, names), snakemake.output.histograms, snakemake.output.histograms_pdf)

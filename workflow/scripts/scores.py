@@ -5,7 +5,7 @@ from effaug.features import read_features, write_arrays
 from effaug.runtime import job
 
 # BLAS results depend on the thread count: pinned by the config, not by --cores
-with job(snakemake.log[0], snakemake.params.threads):
+with job(snakemake.log[0], snakemake.params.threads, snakemake.config["resources"]["kernels"]):
     settings = Settings(**snakemake.params.settings)
     arrays = compute_scores(read_features(snakemake.input.features), settings)
     write_arrays(snakemake.output.scores, arrays, {"settings": settings.__dict__, "hessian_l2": settings.l2})

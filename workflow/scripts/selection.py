@@ -6,7 +6,7 @@ from effaug.policies import parse_policy
 from effaug.runtime import job
 
 # BLAS results depend on the thread count: pinned by the config, not by --cores
-with job(snakemake.log[0], snakemake.params.threads):
+with job(snakemake.log[0], snakemake.params.threads, snakemake.config["resources"]["kernels"]):
     w, p, inputs, outputs = snakemake.wildcards, snakemake.params, snakemake.input, snakemake.output
     policy, seed = parse_policy(w.policy), int(w.seed)
     settings = E.Settings(**p.settings)
@@ -15,7 +15,7 @@ with job(snakemake.log[0], snakemake.params.threads):
     order = kernel = None
     if policy.nested:
         values = scores[w.score] if policy.uses_score else None
-        order = E.static_order(policy, values, fs.train, seed, settings)
+        order = E.static_order(policy, values, fs.train, seed, settings, w.score)
         E.write_order(outputs.order, order, values)
     elif policy.kind == "kdpp":
         kernel, _ = read_arrays(inputs.kernel, ["eigenvalues", "eigenvectors"])

@@ -8,7 +8,7 @@ import pandas as pd
 from effaug.metrics import summary_table, to_latex, to_markdown
 from effaug.runtime import job
 
-with job(snakemake.log[0], snakemake.threads):
+with job(snakemake.log[0], snakemake.threads, snakemake.config["resources"]["kernels"]):
     curves = pd.concat([pd.read_csv(p) for p in snakemake.input.curves])
     references = {}
     for path in snakemake.input.references:

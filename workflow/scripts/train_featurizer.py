@@ -3,7 +3,7 @@
 from effaug import cnn
 from effaug.runtime import job
 
-with job(snakemake.log[0], snakemake.threads):
+with job(snakemake.log[0], snakemake.threads, snakemake.config["resources"]["kernels"]):
     p = snakemake.params
     spec = cnn.FeaturizerSpec(**p.featurizer)
     images, labels = cnn.training_data(p.train_on, snakemake.input[0], p.source, p.path or None)
