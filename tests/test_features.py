@@ -93,7 +93,7 @@ def test_read_features_errors_name_the_file(tmp_path, task_and_model):
 
 def test_failed_write_leaves_no_file(tmp_path, task_and_model):
     task, _ = task_and_model
-    broken = F.BinaryTask(**{**task.__dict__, "train_labels": None})
+    broken = F.Task(**{**task.__dict__, "train_labels": None})
     with pytest.raises(Exception):
         F.write_task(tmp_path / "data.h5", broken, {})
     assert list(tmp_path.iterdir()) == []

@@ -23,7 +23,7 @@ def test_paper_config_plans_the_whole_grid_with_all_three_datasets(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     jobs = job_counts(result.stdout)
     # 4 dataset entries (MNIST twice: frozen and retrain), 3 augmentations each
-    assert jobs["binarize"] == 4 and jobs["train_featurizer"] == 4 and jobs["features"] == 12
+    assert jobs["task"] == 4 and jobs["train_featurizer"] == 4 and jobs["features"] == 12
     assert jobs["scores"] == 12 and jobs["references"] == 12
     # k-DPP kernels per (dataset, augmentation): kdpp-influence per score, kdpp-bottleneck once
     assert jobs["kdpp_kernel"] == 12 * 3

@@ -84,7 +84,7 @@ def test_a_clustering_parameter_reruns_only_clustered_jobs(complete):
 def test_an_augmentation_parameter_reruns_that_augmentation_only(complete):
     config = changed(["datasets", "tiny", "augmentations", "translate"], {"shift": 3})
     jobs = planned(complete, config)
-    assert "binarize" not in jobs and "train_featurizer" not in jobs
+    assert "task" not in jobs and "train_featurizer" not in jobs
     assert jobs["features"] == 1 and jobs["scores"] == 1 and jobs["references"] == 1
     # every curve of translate, none of crop: 4 policies x 2 seeds
     assert jobs["selection"] + jobs["selection_update"] + jobs["selection_kdpp"] == 4 * 2

@@ -110,7 +110,7 @@ def test_tiny_run_data_h5(tiny_run):
 
 
 def test_tiny_run_logs_benchmarks_history(tiny_run):
-    for rule, wildcards in [("binarize", "tiny_mlx"), ("train_featurizer", "tiny_mlx"),
+    for rule, wildcards in [("task", "tiny_mlx"), ("train_featurizer", "tiny_mlx"),
                             ("features", "tiny_mlx/crop"), ("features", "tiny_idx/rotate")]:
         assert (tiny_run / f"results/benchmarks/{rule}/{wildcards}.tsv").is_file()
         assert (tiny_run / f"results/logs/{rule}/{wildcards}.log").stat().st_size > 0
@@ -164,6 +164,10 @@ def with_change(path: list, value):
     (["datasets", "tiny_idx", "path"], None, "datasets.tiny_idx.path is required"),
     (["datasets", "tiny_mlx", "featurizer", "depth"], 5, "5 is less than the minimum of 11"),
     (["datasets", "tiny_mlx", "augmentations", "flip"], {}, "'flip' was unexpected"),
+    (["datasets", "tiny_mlx", "classes"], [3], "is not valid under any of the given schemas"),
+    (["datasets", "tiny_mlx", "classes"], "every", "is not valid under any of the given schemas"),
+    (["datasets", "tiny_mlx", "classes"], [3, 8, "3"], "datasets.tiny_mlx.classes: '3' and 3 are the same class"),
+    (["datasets", "tiny_mlx", "train_subset"], "balanced", "'balanced' is not one of"),
 ])
 def test_invalid_config_fails_before_any_job(tmp_path, path, value, message):
     write_mnist_idx(tmp_path / "data" / "mnist", n_train=N_FIXTURE_TRAIN, n_test=40)
@@ -186,6 +190,26 @@ def test_class_absent_from_the_data(tmp_path):
     assert not (tmp_path / "results").exists()
 
 
+def test_stratified_subset_needs_a_point_of_every_class(tmp_path):
+    write_mnist_idx(tmp_path / "data" / "mnist", n_train=N_FIXTURE_TRAIN, n_test=40)
+    config = with_change(["datasets", "tiny_idx", "train_subset"], "stratified")
+    config["datasets"]["tiny_idx"]["classes"] = "all"
+    config["datasets"]["tiny_idx"]["n_train"] = 9
+    result = snakemake(tmp_path, "--cores", "1", config=config)
+    assert result.returncode != 0
+    assert "datasets.tiny_idx.n_train: n_train=9 is smaller than the 10 classes" in result.stderr + result.stdout
+    assert not (tmp_path / "results").exists()
+
+
+def test_a_class_without_test_images(tmp_path):
+    write_mnist_idx(tmp_path / "data" / "mnist", n_train=N_FIXTURE_TRAIN, n_test=5)  # test labels 0..4 only
+    config = with_change(["datasets", "tiny_idx", "classes"], [3, 8, 1])
+    result = snakemake(tmp_path, "--cores", "1", config=config)
+    assert result.returncode != 0
+    assert "datasets.tiny_idx.classes: class 8 has no test image in data/mnist; drop it" in result.stderr
+    assert not (tmp_path / "results").exists()
+
+
 def test_missing_files_name_the_path_and_the_download_rule(tmp_path):
     result = snakemake(tmp_path, "--cores", "1", config=TINY)
     assert result.returncode != 0
@@ -200,7 +224,7 @@ def test_corrupt_images_fail_the_job_and_leave_no_output(tmp_path):
     images.write_bytes(images.read_bytes()[:50])
     result = snakemake(tmp_path, "--cores", "1", "results/tiny_idx/data.h5", config=TINY)
     assert result.returncode != 0
-    log = (tmp_path / "results/logs/binarize/tiny_idx.log").read_text()
+    log = (tmp_path / "results/logs/task/tiny_idx.log").read_text()
     assert "t10k-images-idx3-ubyte.gz: cannot read" in log
     assert not (tmp_path / "results/tiny_idx/data.h5").exists()
     leftovers = list((tmp_path / "results/tiny_idx").glob("*")) if (tmp_path / "results/tiny_idx").exists() else []

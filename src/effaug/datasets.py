@@ -1,9 +1,9 @@
-"""Image datasets: loaders for the raw formats, the binary task, downloads.
+"""Image datasets: loaders for the raw formats, the task, downloads.
 
 Every loader returns a :class:`RawDataset` holding *all* classes of the
-source, images as ``uint8`` arrays of shape ``(N, H, W, C)``. The binary task
-of the paper (two classes, ``n_train`` training points, the whole two-class
-test set) is cut from it by :func:`binarize`.
+source, images as ``uint8`` arrays of shape ``(N, H, W, C)``. The task (two
+or more classes, ``n_train`` training points, every test image of those
+classes; the paper's tasks have two) is cut from it by :func:`cut_task`.
 
 Sources
 -------
@@ -108,8 +108,8 @@ class RawDataset:
 
 
 @dataclass(frozen=True)
-class BinaryTask:
-    """The two-class task: labels are 0 for ``classes[0]``, 1 for ``classes[1]``."""
+class Task:
+    """The K-class task (K >= 2): label k for ``classes[k]``."""
 
     train_images: np.ndarray
     train_labels: np.ndarray
@@ -117,8 +117,12 @@ class BinaryTask:
     test_images: np.ndarray
     test_labels: np.ndarray
     test_index: np.ndarray
-    class_names: tuple[str, str]
-    classes: tuple[int, int]
+    class_names: tuple[str, ...]
+    classes: tuple[int, ...]
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.classes)
 
 
 # --------------------------------------------------------------------------
@@ -486,47 +490,106 @@ def class_label(source: str, cls: int | str) -> int:
     return label
 
 
-def select_train(labels: np.ndarray, classes: tuple[int, int], n_train: int,
-                 subset: str = "first", seed: int = 0) -> np.ndarray:
-    """Positions of the training points of the binary task, in source order.
+TRAIN_SUBSETS = ("first", "random", "stratified")
 
-    ``first``: the first ``n_train`` points of the two classes in the source's
+
+def label_dtype(n_classes: int) -> np.dtype:
+    """The smallest unsigned integer type for labels 0..n_classes-1."""
+    return np.dtype(np.uint8 if n_classes <= 256 else np.uint16 if n_classes <= 65536 else np.uint32)
+
+
+def resolve_classes(source: str, classes, train_labels: np.ndarray | None = None) -> tuple[int, ...]:
+    """The integer labels of the config's ``classes``: a list of two or more
+    labels or names, or ``"all"`` (every label of the training split, sorted;
+    needs ``train_labels``). Raises DatasetError for a single class, a
+    duplicate or an unknown class."""
+    if isinstance(classes, str):
+        if classes != "all":
+            raise DatasetError(f"expected a list of two or more classes or 'all', got {classes!r}")
+        if train_labels is None:
+            return tuple(range(len(CLASS_NAMES[source])))
+        return tuple(int(c) for c in np.unique(train_labels))
+    labels = tuple(class_label(source, c) for c in classes)
+    if len(labels) < 2:
+        raise DatasetError(f"a task needs two or more classes, got {list(classes)}")
+    seen = {}
+    for given, label in zip(classes, labels):
+        if label in seen:
+            raise DatasetError(f"{given!r} and {seen[label]!r} are the same class (label {label}); "
+                               "list each class once")
+        seen[label] = given
+    return labels
+
+
+def select_train(labels: np.ndarray, classes: tuple[int, ...], n_train: int,
+                 subset: str = "first", seed: int = 0) -> np.ndarray:
+    """Positions of the task's training points, in source order.
+
+    ``first``: the first ``n_train`` points of the classes in the source's
     order (the authors' code). ``random``: ``n_train`` points drawn uniformly
     without replacement with ``numpy.random.default_rng(seed)``, then sorted.
+    ``stratified``: ``n_train // K`` points of every class (the first
+    ``n_train % K`` classes one more), each class's drawn uniformly with that
+    generator, then sorted.
     """
     candidates = np.flatnonzero(np.isin(labels, classes))
     if n_train > len(candidates):
         raise DatasetError(
-            f"n_train={n_train} but only {len(candidates)} training images of classes {classes} exist"
+            f"n_train={n_train} but only {len(candidates)} training images of classes {list(classes)} exist"
         )
     if subset == "first":
         return candidates[:n_train]
+    rng = np.random.default_rng(seed)
     if subset == "random":
-        rng = np.random.default_rng(seed)
         return np.sort(rng.choice(candidates, size=n_train, replace=False))
-    raise DatasetError(f"unknown train_subset {subset!r}; expected 'first' or 'random'")
+    if subset == "stratified":
+        K = len(classes)
+        if n_train < K:
+            raise DatasetError(f"n_train={n_train} is smaller than the {K} classes: train_subset: stratified "
+                               "takes the same number of points of every class")
+        picks = []
+        for position, c in enumerate(classes):
+            members = np.flatnonzero(labels == c)
+            count = n_train // K + (position < n_train % K)
+            if count > len(members):
+                raise DatasetError(f"train_subset: stratified takes {count} training images of class {c} "
+                                   f"but only {len(members)} exist; lower n_train")
+            picks.append(rng.choice(members, size=count, replace=False))
+        return np.sort(np.concatenate(picks))
+    raise DatasetError(f"unknown train_subset {subset!r}; expected one of {', '.join(TRAIN_SUBSETS)}")
 
 
-def binarize(raw: RawDataset, classes: tuple[int, int], n_train: int,
-             subset: str = "first", seed: int = 0) -> BinaryTask:
-    """Cut the two-class task: ``n_train`` training points chosen by
-    :func:`select_train` and every test image of the two classes; label 0 for
-    ``classes[0]`` and 1 for ``classes[1]``."""
-    a, b = (int(c) for c in classes)
-    if a == b:
-        raise DatasetError(f"the two classes must differ, got {classes}")
-    train = select_train(raw.train_labels, (a, b), n_train, subset, seed)
-    test = np.flatnonzero(np.isin(raw.test_labels, (a, b)))
-    return BinaryTask(
+def cut_task(raw: RawDataset, classes: tuple[int, ...], n_train: int,
+             subset: str = "first", seed: int = 0) -> Task:
+    """Cut the K-class task: ``n_train`` training points chosen by
+    :func:`select_train` and every test image of the classes; label k for
+    ``classes[k]``. Every class must keep a training point and a test image."""
+    classes = tuple(int(c) for c in classes)
+    if len(set(classes)) != len(classes) or len(classes) < 2:
+        raise DatasetError(f"a task needs two or more different classes, got {list(classes)}")
+    train = select_train(raw.train_labels, classes, n_train, subset, seed)
+    test = np.flatnonzero(np.isin(raw.test_labels, classes))
+    relabel = np.zeros(max(max(classes), int(raw.train_labels.max()), int(raw.test_labels.max())) + 1, np.int64)
+    relabel[list(classes)] = np.arange(len(classes))
+    dtype = label_dtype(len(classes))
+    task = Task(
         train_images=raw.train_images[train],
-        train_labels=(raw.train_labels[train] == b).astype(np.uint8),
+        train_labels=relabel[raw.train_labels[train]].astype(dtype),
         train_index=raw.train_index[train],
         test_images=raw.test_images[test],
-        test_labels=(raw.test_labels[test] == b).astype(np.uint8),
+        test_labels=relabel[raw.test_labels[test]].astype(dtype),
         test_index=raw.test_index[test],
-        class_names=(raw.class_names[a], raw.class_names[b]),
-        classes=(a, b),
+        class_names=tuple(raw.class_names[c] for c in classes),
+        classes=classes,
     )
+    for split in ("train", "test"):
+        counts = np.bincount(getattr(task, f"{split}_labels"), minlength=len(classes))
+        empty = [task.class_names[k] for k in np.flatnonzero(counts == 0)]
+        if empty:
+            fix = ("raise n_train or use train_subset: stratified" if split == "train"
+                   else "drop the class from classes")
+            raise DatasetError(f"class(es) {', '.join(map(repr, empty))} have no {split} image in the task; {fix}")
+    return task
 
 
 # --------------------------------------------------------------------------
@@ -639,13 +702,12 @@ def download_source(files: Mapping[str, Mapping], directory: Path, record: Path)
 
 
 def make_task(source: str, path: Path | None, classes, n_train: int,
-              subset: str = "first", seed: int = 0) -> BinaryTask:
-    """Load a source and cut its binary task (classes by label or name)."""
-    labels = tuple(class_label(source, c) for c in classes)
-    task = binarize(load(source, path), labels, n_train, subset, seed)
-    log.info(
-        "%s %s vs %s: train %d (%d / %d), test %d (%d / %d)", source, *task.class_names,
-        len(task.train_labels), (task.train_labels == 0).sum(), (task.train_labels == 1).sum(),
-        len(task.test_labels), (task.test_labels == 0).sum(), (task.test_labels == 1).sum(),
-    )
+              subset: str = "first", seed: int = 0) -> Task:
+    """Load a source and cut its task (classes by label or name, or ``"all"``)."""
+    raw = load(source, path)
+    task = cut_task(raw, resolve_classes(source, classes, raw.train_labels), n_train, subset, seed)
+    counts = lambda labels: " / ".join(str(c) for c in np.bincount(labels, minlength=task.n_classes))
+    log.info("%s, %d classes (%s): train %d (%s), test %d (%s)", source, task.n_classes,
+             ", ".join(task.class_names), len(task.train_labels), counts(task.train_labels),
+             len(task.test_labels), counts(task.test_labels))
     return task

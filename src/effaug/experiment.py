@@ -36,6 +36,7 @@ class Settings:
     kdpp_epsilon: float = 1e-3
     kmeans_n_init: int = 10
     kmeans_seed: int = 0
+    hessian_structure: str = "full"
 
     @classmethod
     def from_config(cls, cfg: Mapping) -> Settings:
@@ -51,6 +52,7 @@ class Settings:
             kdpp_epsilon=float(cfg["kdpp"]["epsilon"]),
             kmeans_n_init=int(cfg["clustered"]["n_init"]),
             kmeans_seed=int(cfg["clustered"]["seed"]),
+            hessian_structure=cfg["hessian_structure"],
         )
 
     @property
@@ -66,6 +68,7 @@ class TrainingSet:
     y: np.ndarray
     weights: np.ndarray
     n: int
+    n_classes: int = 2
 
 
 @dataclass
@@ -80,6 +83,7 @@ class Features:
     test: np.ndarray
     test_labels: np.ndarray
     n_transforms: int
+    n_classes: int = 2
     extra: dict = field(default_factory=dict)
 
 
@@ -93,6 +97,7 @@ def frozen_features(fs: FeatureSet, chosen: np.ndarray) -> Features:
         test=fs.test,
         test_labels=fs.test_labels,
         n_transforms=fs.n_transforms,
+        n_classes=fs.n_classes,
     )
 
 
@@ -101,29 +106,36 @@ def training_set(features: Features, chosen: np.ndarray, down: bool) -> Training
     n = len(features.train)
     X = np.concatenate([features.train, features.augmented_chosen]) if len(chosen) else features.train
     y = np.concatenate([features.train_labels, np.repeat(features.train_labels[chosen], features.n_transforms)])
-    return TrainingSet(X, y, P.sample_weights(n, chosen, features.n_transforms, down), n)
+    return TrainingSet(X, y, P.sample_weights(n, chosen, features.n_transforms, down), n, features.n_classes)
 
 
-def fit(rows: TrainingSet, settings: Settings, warm_start: np.ndarray | None = None) -> S.LogisticModel:
+def fit(rows: TrainingSet, settings: Settings, warm_start: np.ndarray | None = None) -> S.Model:
     weights = None if np.all(rows.weights == 1.0) else rows.weights
-    return S.fit_logistic(rows.X, rows.y, C=settings.C, sample_weight=weights, tol=settings.tol,
-                          max_iter=settings.max_iter, warm_start=warm_start, solver=settings.solver)
+    return S.fit_model(rows.X, rows.y, rows.n_classes, C=settings.C, sample_weight=weights, tol=settings.tol,
+                       max_iter=settings.max_iter, warm_start=warm_start, solver=settings.solver)
 
 
-def evaluate(model: S.LogisticModel, features: Features) -> dict:
+def evaluate(model: S.Model, features: Features) -> dict:
+    """Accuracy on the poisoned and the clean test set, and per class (the
+    share of each class's poisoned test images classified correctly)."""
+    predicted = model.predict(features.poisoned_test)
+    labels = np.asarray(features.poisoned_test_labels)
     return {
         "accuracy": model.accuracy(features.poisoned_test, features.poisoned_test_labels),
         "clean_accuracy": model.accuracy(features.test, features.test_labels),
+        "per_class_accuracy": [float(np.mean(predicted[labels == k] == k)) if np.any(labels == k) else None
+                               for k in range(features.n_classes)],
     }
 
 
-def rescore(score: str, model: S.LogisticModel, features: Features, rows: TrainingSet,
+def rescore(score: str, model: S.Model, features: Features, rows: TrainingSet,
             settings: Settings, svm_C: float | None = None) -> np.ndarray:
     """Scores of the n originals under a model fit on ``rows`` (the Update step)."""
     if score == "svm_margin":  # the originals are the first n rows
         return S.svm_margins(rows.X, rows.y, C=svm_C).margin[:rows.n]
     weights = rows.weights if settings.hessian_sample_weights else None
-    return S.score_points(score, model, features.train, features.train_labels, rows.X, settings.l2, weights)
+    return S.score_points(score, model, features.train, features.train_labels, rows.X, settings.l2, weights,
+                          None if weights is None else weights[:rows.n], settings.hessian_structure)
 
 
 # --------------------------------------------------------------------------
@@ -143,7 +155,7 @@ def compute_scores(fs: FeatureSet, settings: Settings, svm: bool = True) -> dict
     for prefix, rows in (("", originals), ("full_augmentation/", full)):
         start = time.perf_counter()
         model = fit(rows, settings, None if not prefix else out["model/theta"])
-        H = S.hessian(model, rows.X, settings.l2)
+        H = S.hessian(model, rows.X, settings.l2, structure=settings.hessian_structure)
         infl = S.influence(model, fs.train, fs.train_labels, H)
         out[f"{prefix}loss"] = S.loss(model, fs.train, fs.train_labels)
         out[f"{prefix}influence"] = infl["influence"]
@@ -181,6 +193,7 @@ def references(features_for, n: int, n_transforms: int, support_vectors: np.ndar
         result = evaluate(model, features)
         out[f"{name}_accuracy"] = result["accuracy"]
         out[f"{name}_clean_accuracy"] = result["clean_accuracy"]
+        out[f"{name}_per_class_accuracy"] = result["per_class_accuracy"]
         log.info("%s: %d augmented points, accuracy %.4f", name, len(chosen), result["accuracy"])
     out["n_support_vectors"] = int(np.sum(support_vectors))
     return out
@@ -210,7 +223,7 @@ def static_order(policy: P.Policy, scores: np.ndarray | None, features: np.ndarr
 
 
 def run_budget(features: Features, chosen: np.ndarray, policy: P.Policy, settings: Settings,
-               warm_start: np.ndarray | None = None) -> tuple[dict, S.LogisticModel, TrainingSet]:
+               warm_start: np.ndarray | None = None) -> tuple[dict, S.Model, TrainingSet]:
     """Fit on originals + the chosen points' copies and evaluate."""
     rows = training_set(features, chosen, policy.down)
     model = fit(rows, settings, warm_start)
@@ -298,6 +311,7 @@ def retrained_features(task, augmentation: str, params: Mapping, chosen: np.ndar
         test=test,
         test_labels=task.test_labels,
         n_transforms=k,
+        n_classes=task.n_classes,
         extra={"cnn_seconds": float(sum(row["seconds"] for row in history)), "cnn_images": int(len(images))},
     )
 

@@ -1,4 +1,4 @@
-"""The HDF5 stores: ``data.h5`` (the binary task) and ``features.h5``
+"""The HDF5 stores: ``data.h5`` (the task) and ``features.h5``
 (bottleneck features of originals, augmented copies and the poisoned test
 set). The layouts are documented in docs/hdf5-layout.md; this module is the
 only code that writes or reads them.
@@ -18,17 +18,17 @@ import h5py
 import numpy as np
 
 from effaug import augment
-from effaug.datasets import BinaryTask
+from effaug.datasets import Task, label_dtype
 from effaug.runtime import atomic_output
 
 log = logging.getLogger("effaug.features")
 
 DATA_LAYOUT = {
     "train/images": "uint8 (n, H, W, C)",
-    "train/labels": "uint8 (n,) 0/1",
+    "train/labels": "uint8 (n,) 0..K-1 (uint16 beyond 256 classes)",
     "train/index": "int64 (n,) position in the source's train split",
     "test/images": "uint8 (m, H, W, C)",
-    "test/labels": "uint8 (m,) 0/1",
+    "test/labels": "uint8 (m,) 0..K-1 (uint16 beyond 256 classes)",
     "test/index": "int64 (m,) position in the source's test split",
 }
 FEATURES_LAYOUT = {
@@ -114,22 +114,22 @@ def _require(f: h5py.File, path: Path, names) -> None:
 # data.h5
 
 
-def write_task(path: Path, task: BinaryTask, attrs: Mapping) -> None:
-    """Write the binary task with ``attrs`` (dataset, source, path, ...)."""
+def write_task(path: Path, task: Task, attrs: Mapping) -> None:
+    """Write the task with ``attrs`` (dataset, source, path, ...)."""
     arrays = {}
     for split in ("train", "test"):
         arrays[f"{split}/images"] = getattr(task, f"{split}_images")
-        arrays[f"{split}/labels"] = getattr(task, f"{split}_labels").astype(np.uint8)
+        arrays[f"{split}/labels"] = getattr(task, f"{split}_labels").astype(label_dtype(task.n_classes))
         arrays[f"{split}/index"] = getattr(task, f"{split}_index").astype(np.int64)
     meta = {"class_names": list(task.class_names), "classes": [int(c) for c in task.classes]}
     write_arrays(path, arrays, {**meta, **attrs})
 
 
-def read_task(path: Path) -> BinaryTask:
+def read_task(path: Path) -> Task:
     path = Path(path)
     with h5py.File(path, "r") as f:
         _require(f, path, DATA_LAYOUT)
-        return BinaryTask(
+        return Task(
             **{f"{split}_{what}": f[f"{split}/{what}"][()]
                for split in ("train", "test") for what in ("images", "labels", "index")},
             class_names=tuple(json.loads(f.attrs["class_names"])),
@@ -164,6 +164,19 @@ class FeatureSet:
         return len(self.augmented) // max(len(self.train), 1)
 
     @property
+    def n_classes(self) -> int:
+        """K of the task (stored; else the largest label + 1)."""
+        if "n_classes" in self.attrs:
+            return int(self.attrs["n_classes"])
+        return int(max(self.train_labels.max(initial=0), self.test_labels.max(initial=0))) + 1
+
+    @property
+    def class_names(self) -> list[str]:
+        if "class_names" in self.attrs:
+            return list(json.loads(self.attrs["class_names"]))
+        return [str(k) for k in range(self.n_classes)]
+
+    @property
     def augmented_labels(self) -> np.ndarray:
         return self.train_labels[self.augmented_source]
 
@@ -190,7 +203,7 @@ def _augment_and_featurize(extractor, images, name, params, batch_size, chunk):
     return np.concatenate(parts), np.concatenate(sources), np.concatenate(transforms)
 
 
-def compute_features(model, task: BinaryTask, augmentation: str, params: Mapping,
+def compute_features(model, task: Task, augmentation: str, params: Mapping,
                      batch_size: int = 1024, chunk: int = 2048) -> FeatureSet:
     """Featurize the originals, every augmented copy of the training points,
     the test set and the poisoned test set with ``model``'s bottleneck."""
@@ -213,17 +226,20 @@ def compute_features(model, task: BinaryTask, augmentation: str, params: Mapping
         "transforms": json.dumps(augment.transforms(augmentation, params)),
         "n_transforms": k,
         "feature_dim": int(train.shape[1]),
+        "n_classes": task.n_classes,
+        "class_names": json.dumps(list(task.class_names)),
     }
+    dtype = label_dtype(task.n_classes)
     return FeatureSet(
         train=train,
-        train_labels=task.train_labels.astype(np.uint8),
+        train_labels=task.train_labels.astype(dtype),
         augmented=augmented,
         augmented_source=aug_source,
         augmented_transform=aug_transform,
         test=test,
-        test_labels=task.test_labels.astype(np.uint8),
+        test_labels=task.test_labels.astype(dtype),
         poisoned_test=np.concatenate([test, test_aug]),
-        poisoned_test_labels=np.concatenate([task.test_labels, task.test_labels[test_source]]).astype(np.uint8),
+        poisoned_test_labels=np.concatenate([task.test_labels, task.test_labels[test_source]]).astype(dtype),
         poisoned_test_source=np.concatenate([np.arange(m, dtype=np.int64), test_source]),
         poisoned_test_transform=np.concatenate([np.full(m, -1, np.int64), test_transform]),
         attrs=attrs,
@@ -235,7 +251,7 @@ def write_features(path: Path, fs: FeatureSet, attrs: Mapping | None = None) -> 
         "train/features": fs.train,
         "train/labels": fs.train_labels,
         "augmented/features": fs.augmented,
-        "augmented/labels": fs.augmented_labels.astype(np.uint8),
+        "augmented/labels": fs.augmented_labels,
         "augmented/source": fs.augmented_source,
         "augmented/transform": fs.augmented_transform,
         "test/features": fs.test,

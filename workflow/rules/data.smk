@@ -31,13 +31,13 @@ rule download:
         expand("results/downloads/{source}.tsv", source=downloadable_sources()),
 
 
-rule binarize:
+rule task:
     input:
         dataset_files,
     output:
         data="results/{dataset}/data.h5",
     params:
-        library=library_hash("binarize"),
+        library=library_hash("task"),
         source=lambda wildcards: DATASETS[wildcards.dataset]["source"],
         path=lambda wildcards: str(dataset_path(wildcards.dataset) or ""),
         classes=lambda wildcards: DATASETS[wildcards.dataset]["classes"],
@@ -45,14 +45,14 @@ rule binarize:
         train_subset=lambda wildcards: DATASETS[wildcards.dataset]["train_subset"],
         train_subset_seed=lambda wildcards: DATASETS[wildcards.dataset]["train_subset_seed"],
     log:
-        "results/logs/binarize/{dataset}.log",
+        "results/logs/task/{dataset}.log",
     benchmark:
-        "results/benchmarks/binarize/{dataset}.tsv"
+        "results/benchmarks/task/{dataset}.tsv"
     threads: 1
     resources:
-        mem_mb=mem_mb("binarize"),
-        runtime=runtime("binarize"),
+        mem_mb=mem_mb("task"),
+        runtime=runtime("task"),
     conda:
         ENV
     script:
-        "../scripts/binarize.py"
+        "../scripts/task.py"

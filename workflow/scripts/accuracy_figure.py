@@ -12,5 +12,6 @@ with job(snakemake.log[0], snakemake.threads, snakemake.config["resources"]["ker
     w = snakemake.wildcards
     references = json.loads(Path(snakemake.input.references).read_text())
     figure = plots.accuracy_curves(pd.read_csv(snakemake.input.curves), w.score, references,
-                                   title=f"{w.dataset}, {w.augmentation}, score: {w.score}")
+                                   title=f"{w.dataset} ({references['n_classes']} classes), {w.augmentation}, "
+                                         f"score: {w.score}")
     plots.save(figure, snakemake.output.png, snakemake.output.pdf)

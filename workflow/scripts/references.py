@@ -23,5 +23,6 @@ with job(snakemake.log[0], snakemake.params.threads, snakemake.config["resources
         warm_start = None
     result = E.references(features_for, len(fs.train), fs.n_transforms, scores["support_vectors"], settings,
                           warm_start)
-    result.update(dataset=w.dataset, augmentation=w.augmentation, featurizer_mode=p.mode)
+    result.update(dataset=w.dataset, augmentation=w.augmentation, featurizer_mode=p.mode,
+                  n_classes=fs.n_classes, class_names=fs.class_names)
     E.write_json(snakemake.output.references, result)

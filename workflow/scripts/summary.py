@@ -16,5 +16,7 @@ with job(snakemake.log[0], snakemake.threads, snakemake.config["resources"]["ker
         references[refs["augmentation"]] = refs
     table = summary_table(curves, references, snakemake.params.fractions, snakemake.params.n_train)
     table.to_csv(snakemake.output.csv, index=False)
-    Path(snakemake.output.markdown).write_text(to_markdown(table))
-    Path(snakemake.output.latex).write_text(to_latex(table))
+    task = next(iter(references.values()))
+    classes = f"{task['n_classes']} classes: {', '.join(task['class_names'])}"
+    Path(snakemake.output.markdown).write_text(f"{snakemake.wildcards.dataset}, {classes}\n\n{to_markdown(table)}")
+    Path(snakemake.output.latex).write_text(f"% {snakemake.wildcards.dataset}, {classes}\n{to_latex(table)}")

@@ -1,4 +1,4 @@
-"""Cut the two-class task from a source and write data.h5."""
+"""Cut the task (two or more classes) from a source and write data.h5."""
 
 from effaug import datasets as ds
 from effaug.features import write_task

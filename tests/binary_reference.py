@@ -1,0 +1,45 @@
+"""The numbers of a small two-class run, to pin the binary path's results.
+
+``python -m tests.binary_reference WORKDIR`` prints the fingerprint of a
+finished run of ``tests.test_reruns.SMALL`` in WORKDIR; tests/data/binary_reference.json
+holds the one taken at commit 75e6d23 (before multiclass support), and
+``test_reruns.test_binary_results_are_unchanged`` compares a fresh run with it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+from pathlib import Path
+
+import h5py
+
+TIMING = ("fit_seconds", "cnn_seconds")
+
+
+def fingerprint(workdir: Path) -> dict[str, object]:
+    """Per result file: HDF5 arrays and CSV text as digests, JSON values without wall-clock fields
+    (and only the keys the reference has: new keys may be added)."""
+    out: dict[str, object] = {}
+    for path in sorted((workdir / "results").rglob("*")):
+        rel = str(path.relative_to(workdir))
+        if rel.startswith(("results/logs", "results/benchmarks")) or path.is_dir():
+            continue
+        if path.suffix == ".h5":
+            digest = hashlib.sha256()
+            with h5py.File(path) as f:
+                names = []
+                f.visititems(lambda name, obj: names.append(name) if isinstance(obj, h5py.Dataset) else None)
+                for name in sorted(names):
+                    digest.update(name.encode() + f[name][()].tobytes())
+            out[rel] = digest.hexdigest()
+        elif path.suffix == ".csv" and "fit_seconds" not in path.read_text().split("\n", 1)[0]:
+            out[rel] = hashlib.sha256(path.read_bytes()).hexdigest()
+        elif path.suffix == ".json":
+            out[rel] = {k: v for k, v in json.loads(path.read_text()).items() if k not in TIMING}
+    return out
+
+
+if __name__ == "__main__":
+    print(json.dumps(fingerprint(Path(sys.argv[1])), indent=1, sort_keys=True))
