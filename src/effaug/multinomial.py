@@ -25,7 +25,7 @@ with the conventions of the binary path (``u_j`` = 1 or the sample weight;
 ``H + mu u u^T`` (mu > 0), whose inverse is H's pseudo-inverse on the
 gradients' space: the results do not depend on mu.
 
-Scores, from one Cholesky factorisation and the K x K matrices
+Scores, from one Cholesky factorisation (and inverse) of H and the K x K matrices
 ``S_i = J_i H^-1 J_i^T`` (``J_i = I_K (x) x~_i^T``) of every point:
 
 - ``influence``: ``|I_i| = g_i^T H^-1 g_i = r_i^T S_i r_i``
@@ -321,49 +321,49 @@ def hessian(model: MultinomialModel, X_fit: np.ndarray, l2: float, weights: np.n
 
 
 def leverage_matrices(model: MultinomialModel, X: np.ndarray, H: np.ndarray) -> np.ndarray:
-    """(n, K, K) ``S_i = J_i H^-1 J_i^T`` of the points X under ``H`` (full or
-    block-diagonal, from :func:`hessian`): one Cholesky factorisation and, per
-    chunk of points, one product with each block column of L^-1."""
+    """(n, K, K) ``S_i = J_i H^-1 J_i^T`` (entries ``x~_i^T (H^-1)_kl x~_i``) of
+    the points X under ``H`` (full or block-diagonal, from :func:`hessian`):
+    one Cholesky factorisation and inverse of H, then per chunk of points and
+    per class k one product of the points with block row k of H^-1 (from
+    block k on: S_i is symmetric)."""
     K = model.n_classes
     d1 = model.W.shape[0]
     n = len(X)
     S = np.zeros((n, K, K))
     if H.ndim == 3:  # block-diagonal: S_i is diagonal
         for k in range(K):
-            inverse = _inverse_factor(H[k])
+            inverse = _inverse(H[k])
             for start in range(0, n, CHUNK):
-                Z = inverse @ with_bias(X[start:start + CHUNK]).T
-                S[start:start + CHUNK, k, k] = np.einsum("ij,ij->j", Z, Z)
+                Xb = with_bias(X[start:start + CHUNK])
+                S[start:start + CHUNK, k, k] = np.einsum("ij,ij->i", Xb @ inverse, Xb)
         return S
-    inverse = _inverse_factor(H)
+    inverse = _inverse(H)
     for start in range(0, n, CHUNK):
-        Xt = with_bias(X[start:start + CHUNK]).T
-        # L^-1 (e_k (x) x~) is zero above block k: only rows k (d + 1) onward of block column k
-        Z = [inverse[k * d1:, k * d1:(k + 1) * d1] @ Xt for k in range(K)]
+        Xb = with_bias(X[start:start + CHUNK])
         for k in range(K):
-            for j in range(k, K):
-                value = np.einsum("ij,ij->j", Z[k][(j - k) * d1:], Z[j])
-                S[start:start + CHUNK, k, j] = value
-                S[start:start + CHUNK, j, k] = value
+            Y = (Xb @ inverse[k * d1:(k + 1) * d1, k * d1:]).reshape(len(Xb), K - k, d1)
+            values = np.einsum("ijd,id->ij", Y, Xb)
+            S[start:start + CHUNK, k, k:] = values
+            S[start:start + CHUNK, k:, k] = values
     return S
 
 
-def _inverse_factor(H: np.ndarray) -> np.ndarray:
-    """L^-1 of the Cholesky factor H = L L^T (lower triangular)."""
-    from scipy.linalg import cho_factor
-    from scipy.linalg.lapack import dtrtri
+def _inverse(H: np.ndarray) -> np.ndarray:
+    """H^-1 of a symmetric positive definite H, by its Cholesky factorisation
+    (LAPACK potrf, potri), symmetrised."""
+    from scipy.linalg.lapack import dpotrf, dpotri
 
-    try:
-        factor, _ = cho_factor(H, lower=True, check_finite=True)
-    except np.linalg.LinAlgError as err:
+    factor, info = dpotrf(H, lower=1, clean=1)
+    if info != 0:
         raise MultinomialError(
             "the Hessian is not positive definite (features nearly collinear and a tiny L2 term); "
-            "set experiment.hessian_l2 to 'model' or a larger number") from err
-    inverse, info = dtrtri(factor, lower=1)
+            "set experiment.hessian_l2 to 'model' or a larger number")
+    inverse, info = dpotri(factor, lower=1)
     if info != 0:
-        raise MultinomialError(f"the Hessian's Cholesky factor is singular (LAPACK dtrtri info={info}); "
+        raise MultinomialError(f"the Hessian's Cholesky factor is singular (LAPACK dpotri info={info}); "
                                "set experiment.hessian_l2 to 'model' or a larger number")
-    return np.tril(inverse)
+    lower = np.tril(inverse)
+    return lower + np.tril(lower, -1).T
 
 
 def influence(model: MultinomialModel, X: np.ndarray, y: np.ndarray, H: np.ndarray,
