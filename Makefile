@@ -38,6 +38,7 @@ test: setup
 DATA_ROOT ?= ../shared/data
 benchmark: setup
 	$(BIN)/python benchmarks/influence.py
+	$(BIN)/python benchmarks/influence.py --multiclass
 	$(BIN)/python benchmarks/kdpp.py
 	$(BIN)/python benchmarks/kernels.py
 	$(BIN)/python benchmarks/workflow.py planning

@@ -17,6 +17,7 @@ Usage:
     .venv/bin/python benchmarks/influence.py            # full sizes + scaling (~5-8 min)
     .venv/bin/python benchmarks/influence.py --quick    # (1000,128), (2000,256), short scaling
     .venv/bin/python benchmarks/influence.py --sizes 1000x128,10000x512 --no-scaling
+    .venv/bin/python benchmarks/influence.py --multiclass   # K = 10 classes (influence_multiclass.py)
 
 Writes benchmarks/results/influence.json (``_common.save``).
 """
@@ -370,7 +371,15 @@ def main(argv=None) -> int:
                     help=f"points of the authors' loop timed when n > {AUTHORS_FULL_MAX_N}")
     ap.add_argument("--threads", type=int, default=1,
                     help="BLAS and torch threads of every method (default 1, the workflow's resources.threads)")
+    ap.add_argument("--multiclass", action="store_true",
+                    help="the multinomial case instead: (5000, 128) and (50000, 512) with K = 10 against pyDVL, "
+                         "2 threads (benchmarks/influence_multiclass.py)")
     args = ap.parse_args(argv)
+    if args.multiclass:
+        import influence_multiclass
+
+        influence_multiclass.main(threads=2 if args.threads == 1 else args.threads)
+        return 0
     sizes = parse_sizes(args.sizes) if args.sizes else (QUICK_SIZES if args.quick else FULL_SIZES)
 
     started = time.perf_counter()
