@@ -60,3 +60,22 @@ def test_paper_configs_validate_and_dry_run_offline(tmp_path):
         assert result.returncode == 0, result.stderr[-3000:]
         jobs = job_counts(result.stdout)
         assert jobs["train_featurizer"] == 2 and jobs["features"] == 6
+
+
+def test_ten_class_examples_validate_and_plan_their_grids(tmp_path):
+    write_paper_fixtures(tmp_path / "data")
+    config = yaml.safe_load((REPO / "config/examples/mnist-10class.yaml").read_text())
+    config["data_root"] = "data"
+    result = snakemake(tmp_path, "-n", "--quiet", "rules", config=config)
+    assert result.returncode == 0, result.stderr[-3000:]
+    jobs = job_counts(result.stdout)
+    assert jobs["task"] == 1 and jobs["features"] == 3 and jobs["scores"] == 3
+    # per augmentation: baseline 5 seeds; rand-prop, rand-prop-down, rand-inverse-prop 5 seeds x 2 scores;
+    # det-prop, det-prop-down, det-inverse-prop 2 scores; Update chains 2 rand x 5 seeds + 3 det, 2 scores
+    assert jobs["selection"] == 3 * (5 + 3 * 5 * 2 + 3 * 2)
+    assert jobs["selection_update"] == 3 * 2 * (2 * 5 + 3)
+    embedded = yaml.safe_load((REPO / "config/examples/mnist-10class-embedded.yaml").read_text())
+    result = snakemake(tmp_path, "-n", "--quiet", "rules", config=embedded)
+    assert result.returncode == 0, result.stderr[-3000:]
+    # baseline 3 seeds; rand-prop and rand-inverse-prop 3 seeds x 2 scores; det-prop and det-inverse-prop 2 scores
+    assert job_counts(result.stdout)["selection"] == 3 + 2 * (3 + 3 + 1 + 1)
