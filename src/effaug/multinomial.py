@@ -56,6 +56,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from effaug.linesearch import armijo_step
+
 log = logging.getLogger("effaug.multinomial")
 
 # The largest (d + 1) * K whose full Hessian is factored (8 * 20000^2 bytes = 3.2 GB)
@@ -205,14 +207,7 @@ def fit_multinomial(X: np.ndarray, y: np.ndarray, n_classes: int, C: float = 1.0
         if decrement / 2 <= tol * (1 + abs(f)):
             W = W - step
             break
-        t = 1.0
-        while True:
-            f_new, logp_new = _objective(W - t * step, Xb, Y, v, lam)
-            if f_new <= f - 1e-4 * t * decrement or t < 1e-10:
-                break
-            t *= 0.5
-        W = W - t * step
-        f, logp = f_new, logp_new
+        W, f, logp = armijo_step(lambda x: _objective(x, Xb, Y, v, lam), W, step, f, decrement)
     W[-1] -= W[-1].mean()
     return MultinomialModel(W, C, iteration, time.perf_counter() - start)
 

@@ -47,6 +47,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from effaug import multinomial as M
+from effaug.linesearch import armijo_step
 
 log = logging.getLogger("effaug.scores")
 
@@ -185,14 +186,7 @@ def fit_logistic(X: np.ndarray, y: np.ndarray, C: float = 1.0, sample_weight: np
             # converged: one last full step makes the error quadratically smaller
             theta = theta - step
             break
-        t = 1.0
-        while True:
-            f_new, z_new = _objective(theta - t * step, Xb, y, v, lam)
-            if f_new <= f - 1e-4 * t * decrement or t < 1e-10:
-                break
-            t *= 0.5
-        theta = theta - t * step
-        f, z = f_new, z_new
+        theta, f, z = armijo_step(lambda x: _objective(x, Xb, y, v, lam), theta, step, f, decrement)
     return LogisticModel(theta[:-1].copy(), float(theta[-1]), C, iteration, time.perf_counter() - start)
 
 
