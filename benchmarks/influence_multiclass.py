@@ -17,9 +17,10 @@ two runs. pyDVL 0.10 ``DirectInfluence`` on torch (CPU, float64):
 its Hessian (``torch.func`` per batch of 4096) is timed on the first 4096 points
 and extrapolated linearly to n where n > 4096 (the exact Hessian is put into its
 operator untimed), the solve and the per-sample gradients run on all n points.
-pyDVL's values are n times effaug's (mean vs sum loss); pyDVL penalises the
-intercepts by the L2 term and effaug does not (a change below 1e-7 here) (the gradients are orthogonal to the
-common intercept shift, so effaug's factorisation uses the pseudo-inverse there).
+pyDVL's values are n times effaug's (mean vs sum loss). pyDVL penalises the
+intercepts by the L2 term and effaug does not, a change below 1e-7 here;
+every gradient is orthogonal to the intercepts' common shift, along which
+effaug's factorisation uses the pseudo-inverse.
 Both use the same number of threads.
 """
 
@@ -81,8 +82,8 @@ def main(threads: int = 2) -> None:
     if any(os.environ.get(name) != value for name, value in pinned.items()):  # the workflow's kernels
         env = {**os.environ, **{k: v for k, v in pinned.items() if v is not None}}
         env.pop("NPY_DISABLE_CPU_FEATURES", None)
-        os.execve(sys.executable, [sys.executable, str(Path(__file__).resolve().parent / "influence.py"),
-                                   "--multiclass", "--threads", str(threads)], env)
+        script = os.path.relpath(Path(__file__).resolve().parent / "influence.py")
+        os.execve(sys.executable, [sys.executable, script, "--multiclass", "--threads", str(threads)], env)
     py = ensure_pydvl_env()
     limit_threads(threads)
     rows, targets, raw = [], [], []
