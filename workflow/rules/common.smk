@@ -10,6 +10,7 @@ import effaug
 from effaug import datasets as ds
 from effaug.augment import AugmentationError, n_transforms
 from effaug.cnn import FeaturizerError, FeaturizerSpec
+from effaug.multinomial import MAX_FULL_HESSIAN
 from effaug.experiment import Settings
 from effaug.policies import PolicyError, parse_policy
 from effaug.runtime import DEFAULT_KERNELS, pin_kernels
@@ -169,6 +170,14 @@ def check_experiment():
                     f"experiment.summary_fractions: {fraction} of datasets.{name}.n_train={n} is "
                     f"{fraction * n:g} points, which is not in experiment.budgets {BUDGETS}"
                 )
+        z = dataset_sizes(name)
+        parameters = (z["d"] + 1) * z["classes"]
+        if z["classes"] > 2 and EXPERIMENT["hessian_structure"] == "full" and parameters > MAX_FULL_HESSIAN:
+            raise ConfigError(
+                f"experiment.hessian_structure: full needs a ({z['d']} + 1) x {z['classes']} = {parameters} square "
+                f"Hessian for datasets.{name}, more than {MAX_FULL_HESSIAN}; set experiment.hessian_structure: "
+                "block_diagonal (the per-class blocks, an approximation) or use fewer classes"
+            )
         for policy in POLICIES.values():
             if policy.kind == "clustered" and policy.clusters > n:
                 raise ConfigError(
@@ -177,8 +186,6 @@ def check_experiment():
                 )
 
 
-check_config()
-check_experiment()
 
 
 def pinned_kernels():
@@ -465,3 +472,8 @@ def final_outputs():
     for name in DATASETS:
         outs += table_outputs(name)
     return outs
+
+
+# Checked once, while the workflow is parsed, before any job runs.
+check_config()
+check_experiment()
