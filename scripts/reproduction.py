@@ -210,8 +210,8 @@ def ten_class_section(results: Path) -> list[str]:
     missing = [a for a in configured if a not in ran]
     scope = ("" if not missing else
              f" This section covers {', '.join(ran)} only: the run used a copy of that config whose "
-             f"`augmentations` held only {', '.join(ran)}; {', '.join(missing)} have not been run yet (about an "
-             "hour more on 2 cores), and this section is regenerated with all three once they have.")
+             f"`augmentations` held only {', '.join(ran)}; {', '.join(missing)} have not been run yet (about an hour and a "
+             "half more on 2 cores), and this section is regenerated with all three once they have.")
     lines = [TEN_CLASS_BEGIN, "## MNIST, all ten digits (`mnist_10class`)", "",
              "`snakemake --cores 2 --configfile config/examples/mnist-10class.yaml --config "
              f"data_root=../shared/data`, alone on the machine.{scope} The first 1000 "
