@@ -35,7 +35,7 @@ test: setup
 
 # Speed benchmarks -> docs/benchmarks.md (about 30 minutes on 2 cores; the MNIST grid reads the original
 # MNIST files under DATA_ROOT; pyDVL and DPPy get their own virtual environments under benchmarks/)
-DATA_ROOT ?= ../shared/data
+DATA_ROOT ?= resources
 benchmark: setup
 	$(BIN)/python benchmarks/influence.py
 	$(BIN)/python benchmarks/influence.py --multiclass

@@ -2,7 +2,7 @@
 
     python benchmarks/workflow.py overhead   # the default config from scratch: CPU of Snakemake vs the jobs
     python benchmarks/workflow.py planning   # snakemake -n on config/paper.yaml, three datasets (fixtures)
-    python benchmarks/workflow.py grid       # the MNIST frozen paper grid on ../shared/data, from scratch
+    python benchmarks/workflow.py grid       # the MNIST frozen paper grid on DATA_DIR, from scratch
 
 Each writes benchmarks/results/<name>.json; benchmarks/report.py renders docs/benchmarks.md.
 """
@@ -30,7 +30,7 @@ from _common import ROOT, save  # noqa: E402
 
 BIN = Path(sys.executable).parent
 SNAKEMAKE = str(BIN / "snakemake")
-SHARED_DATA = ROOT.parent / "shared" / "data"
+DEFAULT_DATA = ROOT / "resources"
 
 # Runs snakemake in this process's child and reports the child's own CPU
 # (RUSAGE_SELF: the scheduler, all its threads) apart from its jobs' (RUSAGE_CHILDREN).
@@ -250,7 +250,7 @@ def save_grid(workdir: Path, run: dict) -> None:
         "title": "5. End to end: the MNIST frozen paper grid",
         "description": (
             "`config/paper-offline.yaml` restricted to MNIST 3 vs 8 (the original IDX files in "
-            "`../shared/data/mnist`): CNN training, features of 3 augmentations, scores, references, the 12 "
+            "`DATA_DIR/mnist`): CNN training, features of 3 augmentations, scores, references, the 12 "
             "configurations x loss and influence x 5 seeds (1 for deterministic policies) x 8 budgets "
             "(1..1000) and VSV, tables and figures; from scratch with "
             f"`--cores {os.cpu_count()}`."),
@@ -281,7 +281,7 @@ def main() -> None:
     p.add_argument("--repeats", type=int, default=3)
     p.set_defaults(func=planning)
     p = sub.add_parser("grid")
-    p.add_argument("--data-root", default=str(SHARED_DATA), help="folder holding mnist/ (default ../shared/data)")
+    p.add_argument("--data-root", default=str(DEFAULT_DATA), help="folder holding mnist/ (default resources/)")
     p.add_argument("--workdir", help="run here instead of a temporary directory (must not hold the grid yet)")
     p.set_defaults(func=grid)
     args = parser.parse_args()

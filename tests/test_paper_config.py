@@ -51,7 +51,7 @@ def test_paper_configs_validate_and_dry_run_offline(tmp_path):
     write_paper_fixtures(tmp_path / "data")
     for name in ("paper-offline.yaml",):
         config = yaml.safe_load((REPO / "config" / name).read_text())
-        # the offline config reads ../shared/data; point it at fixtures in the same layout
+        # the offline config reads DATA_DIR; point it at fixtures in the same layout
         (tmp_path / "data" / "cifar-10-airplane-automobile").mkdir(parents=True, exist_ok=True)
         (tmp_path / "data" / "cifar10" / "cifar-10-python.tar.gz").rename(
             tmp_path / "data" / "cifar-10-airplane-automobile" / "cifar-10-python.tar.gz")

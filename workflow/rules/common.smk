@@ -95,7 +95,7 @@ def missing_data_message(name, missing):
         f"datasets.{name}: data file(s) not found: {', '.join(map(str, missing))}.\n"
         f"Fetch them with `snakemake --cores 1 download` (into {DATA_ROOT / DOWNLOAD_DIRS[source]}) "
         f"and set datasets.{name}.path to that folder, or point data_root / datasets.{name}.path "
-        f"at existing {source} files (for example --config data_root=../shared/data)."
+        f"at existing {source} files (for example --config data_root=/path/to/data)."
     )
 
 
