@@ -76,12 +76,12 @@ def run_pydvl(py: Path, X, y, W, threads: int):
 def main(threads: int = 2) -> None:
     from influence import ensure_pydvl_env
 
-    from effaug.runtime import kernel_environment
+    from effaug.runtime import kernel_environment, pin_kernels
 
     pinned = kernel_environment({})
     if any(os.environ.get(name) != value for name, value in pinned.items()):  # the workflow's kernels
-        env = {**os.environ, **{k: v for k, v in pinned.items() if v is not None}}
-        env.pop("NPY_DISABLE_CPU_FEATURES", None)
+        env = dict(os.environ)
+        pin_kernels({}, env)
         script = os.path.relpath(Path(__file__).resolve().parent / "influence.py")
         os.execve(sys.executable, [sys.executable, script, "--multiclass", "--threads", str(threads)], env)
     py = ensure_pydvl_env()

@@ -80,11 +80,12 @@ def measure(env: dict) -> dict:
 
 
 def main() -> None:
-    from effaug.runtime import kernel_environment
+    from effaug.runtime import pin_kernels
 
     base = {k: v for k, v in os.environ.items() if k not in UNPINNED}
     base["TF_CPP_MIN_LOG_LEVEL"] = "2"
-    pinned_env = {**base, **{k: v for k, v in kernel_environment({}).items() if v is not None}}
+    pinned_env = dict(base)
+    pin_kernels({}, pinned_env)
     settings = {"pinned": pinned_env, "native": base}
     runs: dict[str, list[dict]] = {name: [] for name in settings}
     for _ in range(2):

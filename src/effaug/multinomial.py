@@ -183,7 +183,7 @@ def fit_multinomial(X: np.ndarray, y: np.ndarray, n_classes: int, C: float = 1.0
     lam = 1.0 / C
     W = np.zeros((d1, K)) if warm_start is None else MultinomialModel.from_theta(warm_start, K, C).W
     f, logp = _objective(W, Xb, Y, v, lam)
-    iteration = 0
+    iteration, first_norm = 0, 0.0
     for iteration in range(1, max_iter + 1):
         P = np.exp(logp)
         G = Xb.T @ (v[:, None] * (P - Y))
@@ -198,7 +198,7 @@ def fit_multinomial(X: np.ndarray, y: np.ndarray, n_classes: int, C: float = 1.0
             return HV
 
         norm = float(np.linalg.norm(G))
-        first_norm = norm if iteration == 1 else first_norm
+        first_norm = first_norm or norm
         forcing = min(0.5, np.sqrt(norm / first_norm))  # Eisenstat-Walker: exact near the optimum
         if iteration in (1, 2) or iteration % 3 == 0:  # a slightly stale preconditioner still converges
             precondition = _block_preconditioner(Xb, vP * (1.0 - P), lam)

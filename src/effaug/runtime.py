@@ -110,8 +110,6 @@ def check_kernels(kernels: Mapping[str, str]) -> None:
     started with :func:`kernel_environment` (the workflow does this for every
     job); oneDNN reads its variable when TensorFlow first runs, so it is set
     here if TensorFlow has not been imported yet."""
-    import sys
-
     kernels = {**DEFAULT_KERNELS, **kernels}
     env = kernel_environment(kernels)
     fix = ("start the process with these variables set: "
