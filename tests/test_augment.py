@@ -91,3 +91,75 @@ def test_bad_parameters_raise():
         augment.transforms("crop", {"px": []})
     with pytest.raises(augment.AugmentationError, match="uint8"):
         augment.augment(np.zeros((2, 8, 8), np.float32), "crop", {"px": [1]})
+
+
+# --------------------------------------------------------------------------
+# Custom augmentations: any imgaug augmenters, `copies` seeded draws per image
+
+FLIP_ROTATE = {"imgaug": [{"Fliplr": 1.0}, {"Affine": {"rotate": [-20, 20], "mode": "edge"}}], "copies": 3, "seed": 4}
+
+
+def noisy(n=5, size=12, channels=1, seed=0):
+    return np.random.default_rng(seed).integers(0, 256, (n, size, size, channels), dtype=np.uint8)
+
+
+def test_custom_flip_is_the_mirror_image():
+    images = noisy()
+    out, source, transform = augment.augment(images, "mirror", {"imgaug": [{"Fliplr": 1.0}], "copies": 2})
+    assert out.shape == (10, 12, 12, 1)
+    np.testing.assert_array_equal(out[0], images[0, :, ::-1])
+    np.testing.assert_array_equal(out[3], images[1, :, ::-1])
+    np.testing.assert_array_equal(source, np.repeat(np.arange(5), 2))
+    np.testing.assert_array_equal(transform, np.tile([0, 1], 5))
+    assert augment.transforms("mirror", {"imgaug": [{"Fliplr": 1.0}], "copies": 2}) == [{"copy": 0}, {"copy": 1}]
+
+
+def test_custom_copies_depend_on_the_point_id_not_on_the_batch():
+    images = noisy(6)
+    ids = np.array([10, 11, 12, 13, 14, 15])
+    whole, _, _ = augment.augment(images, "fr", FLIP_ROTATE, ids)
+    part, _, _ = augment.augment(images[[4, 1]], "fr", FLIP_ROTATE, ids[[4, 1]])
+    np.testing.assert_array_equal(part[:3], whole[12:15])  # point 14's three copies
+    np.testing.assert_array_equal(part[3:], whole[3:6])  # point 11's
+    again, _, _ = augment.augment(images, "fr", FLIP_ROTATE, ids)
+    np.testing.assert_array_equal(again, whole)
+    # the copies of one image differ (random angles), and another seed or stream draws others
+    assert not np.array_equal(whole[0], whole[1])
+    reseeded, _, _ = augment.augment(images, "fr", {**FLIP_ROTATE, "seed": 5}, ids)
+    other_stream, _, _ = augment.augment(images, "fr", FLIP_ROTATE, ids, stream=1)
+    assert not np.array_equal(reseeded, whole) and not np.array_equal(other_stream, whole)
+
+
+def test_custom_arguments_ranges_choices_and_children():
+    sequence = augment.build_imgaug([{"Affine": {"rotate": [-10, 10], "scale": {"choice": [0.9, 1.1]}}},
+                                     {"Sometimes": {"p": 0.5, "then_list": [{"GaussianBlur": {"sigma": [0, 1]}}]}},
+                                     {"Fliplr": None}])
+    affine, sometimes, flip = sequence
+    assert type(affine.rotate).__name__ == "Uniform"  # a list of two numbers: a range
+    assert type(affine.scale).__name__ == "Choice"  # {choice: [...]}: a discrete choice
+    assert type(sometimes.then_list[0]).__name__ == "GaussianBlur"
+    assert type(flip).__name__ == "Fliplr"
+
+
+@pytest.mark.parametrize("spec,message", [
+    ([{"Flipr": 0.5}], "unknown imgaug augmenter 'Flipr'; did you mean Fliplr"),
+    ([{"Lambda": None}], "unknown imgaug augmenter 'Lambda'"),
+    ([{"SaveDebugImageEveryNBatches": {"destination": "/tmp/x", "interval": 1}}], "unknown imgaug augmenter"),
+    ([{"Affine": {"rotat": 10}}], "imgaug[0].Affine: invalid arguments"),
+    ([{"Fliplr": 0.5, "Flipud": 0.5}], "expected one augmenter"),
+    ([], "non-empty list"),
+])
+def test_custom_bad_specs_name_the_entry(spec, message):
+    with pytest.raises(augment.AugmentationError, match=None) as err:
+        augment.check_custom({"imgaug": spec})
+    assert message in str(err.value)
+
+
+def test_custom_checks_copies_seed_keys_and_shape():
+    with pytest.raises(augment.AugmentationError, match="copies must be an integer >= 1"):
+        augment.check_custom({"imgaug": [{"Fliplr": 1.0}], "copies": 0})
+    with pytest.raises(augment.AugmentationError, match="unknown key"):
+        augment.check_custom({"imgaug": [{"Fliplr": 1.0}], "copy": 2})
+    with pytest.raises(augment.AugmentationError, match="keep the image's shape"):
+        augment.check_custom({"imgaug": [{"Crop": {"px": 2, "keep_size": False}}]})
+    augment.check_custom({"imgaug": [{"Grayscale": 1.0}]}, channels=3)

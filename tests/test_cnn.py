@@ -103,3 +103,47 @@ def test_spec_validation():
         cnn.FeaturizerSpec(architecture="vgg")
     with pytest.raises(cnn.FeaturizerError, match="epochs"):
         cnn.FeaturizerSpec(epochs=0)
+
+
+# --------------------------------------------------------------------------
+# A user's model file as the featurizer
+
+
+def small_model(path, shape=(12, 12, 1)):
+    import keras
+
+    cnn.configure_tensorflow(THREADS, 1)  # before TensorFlow runs anything in this process
+    inputs = keras.Input(shape)
+    x = keras.layers.Conv2D(2, 3, name="conv")(inputs)
+    x = keras.layers.Flatten(name="flat")(x)
+    keras.Model(inputs, keras.layers.Dense(3, activation="softmax", name="head")(x)).save(path)
+
+
+def test_user_model_gives_the_named_layers_output(tmp_path):
+    small_model(tmp_path / "m.keras")
+    extractor = cnn.user_extractor(tmp_path / "m.keras", "flat", (12, 12, 1))
+    images = np.random.default_rng(0).integers(0, 256, (4, 12, 12, 1), dtype=np.uint8)
+    features = cnn.featurize(extractor, images, 2)
+    assert features.shape == (4, 10 * 10 * 2) and features.dtype == np.float32
+    # input_range [-1, 1] feeds 2 x / 255 - 1: the conv sees other inputs
+    scaled = cnn.featurize(extractor, images, 2, (-1.0, 1.0))
+    assert not np.allclose(scaled, features)
+    np.testing.assert_array_equal(cnn.to_inputs(images, (-1.0, 1.0)),
+                                  cnn.to_inputs(images) * np.float32(2.0) + np.float32(-1.0))
+
+
+def test_user_model_errors_name_the_file_and_the_fix(tmp_path):
+    small_model(tmp_path / "m.keras")
+    with pytest.raises(cnn.FeaturizerError, match="has no layer 'bottleneck'; its layers are: .*conv, flat, head"):
+        cnn.user_extractor(tmp_path / "m.keras", "bottleneck", (12, 12, 1))
+    with pytest.raises(cnn.FeaturizerError, match=r"takes inputs of shape \(12, 12, 1\) but the images are "
+                                                  r"\(16, 16, 3\); set the dataset's image_size / channels"):
+        cnn.user_extractor(tmp_path / "m.keras", "flat", (16, 16, 3))
+    (tmp_path / "broken.keras").write_bytes(b"PK\x03\x04 not a zip")
+    with pytest.raises(cnn.FeaturizerError, match="broken.keras: cannot load it as a Keras model"):
+        cnn.load_user_model(tmp_path / "broken.keras")
+    with pytest.raises(cnn.FeaturizerError, match="missing.keras: file not found"):
+        cnn.load_user_model(tmp_path / "missing.keras")
+    (tmp_path / "weights.h5").write_bytes(b"")
+    with pytest.raises(cnn.FeaturizerError, match="expected a Keras 3 '.keras' model file"):
+        cnn.load_user_model(tmp_path / "weights.h5")

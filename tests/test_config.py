@@ -20,6 +20,9 @@ def walk(node, prefix=""):
     for key, child in node.get("properties", {}).items():
         yield f"{prefix}{key}", key in required or choice, {**resolve(child), **child}
         yield from walk(child, f"{prefix}{key}.")
+    for alternative in node.get("oneOf", []):  # e.g. a built-in augmentation or a custom one
+        if "properties" in resolve(alternative):
+            yield from walk(alternative, prefix)
     extra = node.get("additionalProperties")
     if isinstance(extra, dict) and ("properties" in resolve(extra)):
         yield from walk(extra, f"{prefix}<name>.")

@@ -38,7 +38,7 @@ def test_data_h5_roundtrip(tmp_path, task_and_model):
 def test_features_layout(tmp_path, task_and_model):
     task, model = task_and_model
     params = {"px": [1, 2, 3]}
-    fs = F.compute_features(model, task, "crop", params, batch_size=7, chunk=4)
+    fs = F.compute_features(cnn.bottleneck(model), task, "crop", params, batch_size=7, chunk=4)
     F.write_features(tmp_path / "features.h5", fs, {"dataset": "tiny"})
     back = F.read_features(tmp_path / "features.h5")
     n, m, k, d = len(task.train_labels), len(task.test_labels), 3, 84
@@ -64,7 +64,7 @@ def test_features_layout(tmp_path, task_and_model):
 
 def test_same_arrays_give_identical_files(tmp_path, task_and_model):
     task, model = task_and_model
-    fs = F.compute_features(model, task, "translate", {"shift": 2})
+    fs = F.compute_features(cnn.bottleneck(model), task, "translate", {"shift": 2})
     F.write_features(tmp_path / "a.h5", fs)
     time.sleep(1.1)  # HDF5 time stamps have one-second resolution
     F.write_features(tmp_path / "b.h5", fs)
@@ -73,7 +73,7 @@ def test_same_arrays_give_identical_files(tmp_path, task_and_model):
 
 def test_read_features_errors_name_the_file(tmp_path, task_and_model):
     task, model = task_and_model
-    fs = F.compute_features(model, task, "translate", {"shift": 2})
+    fs = F.compute_features(cnn.bottleneck(model), task, "translate", {"shift": 2})
     path = tmp_path / "features.h5"
     F.write_features(path, fs)
     with h5py.File(path, "a") as f:

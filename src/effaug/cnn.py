@@ -4,6 +4,11 @@ A featurizer is a classifier CNN whose layer named ``bottleneck`` gives the
 features: the 512-d Dense output of the MNIST CNN, the 84-d penultimate layer
 of LeNet, the global-average-pooled 256-d output of ResNet-v2.
 
+Or it is the user's own trained model (``featurizer.file``), used frozen: the
+features are the output of its layer ``featurizer.layer``, flattened. It is
+loaded with Keras' ``safe_mode`` (a file cannot make us run its code), and
+its input is the images scaled from 0..255 to ``input_range``.
+
 Determinism: :func:`configure_tensorflow` must run before TensorFlow executes
 anything in the process; it seeds Python, NumPy and TensorFlow, turns on op
 determinism and pins the intra-op thread count (results differ between
@@ -35,7 +40,11 @@ class FeaturizerSpec:
     """Settings of one featurizer (config key ``datasets.<name>.featurizer``).
 
     ``depth`` is used by ``resnet_v2`` only and must be 9k+2 (20, 29, 56, ...).
-    ``threads`` is the pinned intra-op thread count.
+    ``threads`` is the pinned intra-op thread count. ``file`` is a user's
+    trained ``.keras`` model used frozen instead of a built-in architecture
+    (then ``architecture``, ``epochs``, ``batch_size`` and ``learning_rate``
+    are not used); ``layer`` the layer whose output are the features;
+    ``input_range`` the interval that pixel values 0..255 are mapped to.
     """
 
     architecture: str = "mnist_cnn"
@@ -46,8 +55,15 @@ class FeaturizerSpec:
     depth: int = 20
     threads: int = 2
     predict_batch_size: int = 1024
+    file: str | None = None
+    layer: str = "bottleneck"
+    input_range: tuple[float, float] = (0.0, 1.0)
 
     def __post_init__(self):
+        object.__setattr__(self, "input_range", tuple(float(v) for v in self.input_range))
+        if len(self.input_range) != 2 or self.input_range[0] >= self.input_range[1]:
+            raise FeaturizerError(f"featurizer.input_range must be [low, high] with low < high, got "
+                                  f"{list(self.input_range)}")
         if self.architecture not in ARCHITECTURES:
             raise FeaturizerError(
                 f"unknown architecture {self.architecture!r}; expected one of {', '.join(ARCHITECTURES)}"
@@ -64,7 +80,14 @@ class FeaturizerSpec:
         return cls(**{k: v for k, v in cfg.items() if k in known})
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        out = asdict(self)
+        out["input_range"] = list(self.input_range)
+        return out
+
+    @property
+    def frozen_file(self) -> bool:
+        """A user's model file, used as it is (no training step)."""
+        return self.file is not None
 
 
 _configured: tuple[int, int] | None = None
@@ -176,9 +199,13 @@ def build(spec: FeaturizerSpec, input_shape: tuple[int, int, int], n_classes: in
     return build_resnet_v2(input_shape, n_classes, spec.depth)
 
 
-def to_inputs(images: np.ndarray) -> np.ndarray:
-    """uint8 (N, H, W, C) -> float32 scaled by 1/255."""
-    return np.asarray(images, dtype=np.float32) / np.float32(255.0)
+def to_inputs(images: np.ndarray, input_range: tuple[float, float] = (0.0, 1.0)) -> np.ndarray:
+    """uint8 (N, H, W, C) -> float32, 0..255 mapped linearly onto ``input_range``."""
+    x = np.asarray(images, dtype=np.float32) / np.float32(255.0)
+    low, high = (float(v) for v in input_range)
+    if (low, high) != (0.0, 1.0):
+        x = x * np.float32(high - low) + np.float32(low)
+    return x
 
 
 def _history_callback(rows: list, n_images: int):
@@ -231,19 +258,63 @@ def train(images: np.ndarray, labels: np.ndarray, spec: FeaturizerSpec):
     return model, history
 
 
-def bottleneck(model):
-    """The sub-model from the input to the layer named ``bottleneck``."""
+def layer_names(model) -> list[str]:
+    return [layer.name for layer in model.layers]
+
+
+def bottleneck(model, layer: str = "bottleneck"):
+    """The sub-model from the input to the output of ``layer``."""
     import keras
 
-    return keras.Model(model.inputs, model.get_layer("bottleneck").output)
+    try:
+        output = model.get_layer(layer).output
+    except ValueError:
+        raise FeaturizerError(f"the model has no layer {layer!r}; its layers are: "
+                              f"{', '.join(layer_names(model))} (set featurizer.layer)") from None
+    return keras.Model(model.inputs, output)
 
 
-def featurize(extractor, images: np.ndarray, batch_size: int) -> np.ndarray:
-    """Bottleneck features, float32 of shape (N, d), computed with ``predict``."""
+def feature_dim(extractor) -> int:
+    return int(np.prod([d for d in extractor.output_shape[1:]]))
+
+
+def featurize(extractor, images: np.ndarray, batch_size: int,
+              input_range: tuple[float, float] = (0.0, 1.0)) -> np.ndarray:
+    """Features (the extractor's output, flattened), float32 of shape (N, d), computed with ``predict``."""
     if len(images) == 0:
-        return np.empty((0, extractor.output_shape[-1]), np.float32)
-    features = extractor.predict(to_inputs(images), batch_size=batch_size, verbose=0)
+        return np.empty((0, feature_dim(extractor)), np.float32)
+    features = extractor.predict(to_inputs(images, input_range), batch_size=batch_size, verbose=0)
     return np.asarray(features, dtype=np.float32).reshape(len(images), -1)
+
+
+def load_user_model(path: Path | str):
+    """A user's trained Keras model (``.keras``), loaded in safe mode for
+    inference only. Raises FeaturizerError naming the file if it cannot be
+    loaded."""
+    import keras
+
+    path = Path(path)
+    if not path.is_file():
+        raise FeaturizerError(f"featurizer.file {path}: file not found")
+    if path.suffix != ".keras":
+        raise FeaturizerError(f"featurizer.file {path}: expected a Keras 3 '.keras' model file "
+                              "(save yours with model.save('model.keras'))")
+    try:
+        return keras.models.load_model(path, compile=False, safe_mode=True)
+    except Exception as err:  # Keras raises ValueError, OSError, zipfile errors, ... on a bad file
+        raise FeaturizerError(f"featurizer.file {path}: cannot load it as a Keras model "
+                              f"({type(err).__name__}: {err})") from None
+
+
+def user_extractor(path: Path | str, layer: str, image_shape: tuple[int, ...]):
+    """The features sub-model of a user's model, checked against the images' shape (H, W, C)."""
+    model = load_user_model(path)
+    expected = tuple(model.inputs[0].shape[1:])
+    if len(expected) != len(image_shape) or any(e is not None and e != g for e, g in zip(expected, image_shape)):
+        raise FeaturizerError(
+            f"featurizer.file {path}: the model takes inputs of shape {expected} but the images are "
+            f"{tuple(image_shape)}; set the dataset's image_size / channels to match")
+    return bottleneck(model, layer)
 
 
 def save(model, history: list[dict], model_path: Path, history_path: Path) -> None:
@@ -264,7 +335,7 @@ def load(model_path: Path):
     return keras.models.load_model(model_path)
 
 
-def training_data(train_on: str, data_path: Path, source: str, path: Path | None):
+def training_data(train_on: str, data_path: Path, source: str, path: Path | None, options=None):
     """Images and labels a featurizer trains on: the binary task's training
     points (``subset``, from data.h5) or the source's whole training split with
     all its classes, relabelled 0..C-1 (``full``)."""
@@ -276,7 +347,7 @@ def training_data(train_on: str, data_path: Path, source: str, path: Path | None
     if train_on == "full":
         from effaug.datasets import load
 
-        raw = load(source, path)
+        raw = load(source, path, options)
         _, labels = np.unique(raw.train_labels, return_inverse=True)
         return raw.train_images, labels.astype(np.int64)
     raise FeaturizerError(f"unknown train_on {train_on!r}; expected 'subset' or 'full'")

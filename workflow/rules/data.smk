@@ -1,4 +1,4 @@
-# Data: explicit downloads for real use, then the binary task of each dataset.
+# Data: explicit downloads for real use, then the task (two or more classes) of each dataset.
 
 
 rule download_source:
@@ -44,6 +44,7 @@ rule task:
         n_train=lambda wildcards: DATASETS[wildcards.dataset]["n_train"],
         train_subset=lambda wildcards: DATASETS[wildcards.dataset]["train_subset"],
         train_subset_seed=lambda wildcards: DATASETS[wildcards.dataset]["train_subset_seed"],
+        options=lambda wildcards: source_options(wildcards.dataset),
     log:
         "results/logs/task/{dataset}.log",
     benchmark:

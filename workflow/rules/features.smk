@@ -1,4 +1,4 @@
-# Featurizer CNN and the cached bottleneck features per augmentation.
+# Featurizer CNN (trained, or the user's model file) and the cached features per augmentation.
 
 
 rule train_featurizer:
@@ -18,6 +18,7 @@ rule train_featurizer:
         train_on=lambda wildcards: DATASETS[wildcards.dataset]["featurizer"]["train_on"],
         source=lambda wildcards: DATASETS[wildcards.dataset]["source"],
         path=lambda wildcards: str(dataset_path(wildcards.dataset) or ""),
+        options=lambda wildcards: source_options(wildcards.dataset),
     log:
         "results/logs/train_featurizer/{dataset}.log",
     benchmark:
@@ -36,7 +37,7 @@ rule train_featurizer:
 rule features:
     input:
         data="results/{dataset}/data.h5",
-        model="results/{dataset}/featurizer.keras",
+        model=featurizer_model,
     output:
         features="results/{dataset}/{augmentation}/features.h5",
     params:

@@ -7,12 +7,12 @@ from effaug.runtime import job
 with job(snakemake.log[0], snakemake.threads, snakemake.config["resources"]["kernels"]):
     spec = cnn.FeaturizerSpec(**snakemake.params.featurizer)
     cnn.configure_tensorflow(spec.threads, spec.seed)
-    fs = compute_features(
-        cnn.load(snakemake.input.model),
-        read_task(snakemake.input.data),
-        snakemake.wildcards.augmentation,
-        snakemake.params.augmentation,
-        spec.predict_batch_size,
-    )
+    task = read_task(snakemake.input.data)
+    if spec.frozen_file:
+        extractor = cnn.user_extractor(snakemake.input.model, spec.layer, task.train_images.shape[1:])
+    else:
+        extractor = cnn.bottleneck(cnn.load(snakemake.input.model))
+    fs = compute_features(extractor, task, snakemake.wildcards.augmentation, snakemake.params.augmentation,
+                          spec.predict_batch_size, input_range=spec.input_range)
     write_features(snakemake.output.features, fs,
                    {"dataset": snakemake.wildcards.dataset, "featurizer": spec.to_dict()})

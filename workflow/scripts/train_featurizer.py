@@ -6,6 +6,6 @@ from effaug.runtime import job
 with job(snakemake.log[0], snakemake.threads, snakemake.config["resources"]["kernels"]):
     p = snakemake.params
     spec = cnn.FeaturizerSpec(**p.featurizer)
-    images, labels = cnn.training_data(p.train_on, snakemake.input[0], p.source, p.path or None)
+    images, labels = cnn.training_data(p.train_on, snakemake.input[0], p.source, p.path or None, p.options)
     model, history = cnn.train(images, labels, spec)
     cnn.save(model, history, snakemake.output.model, snakemake.output.history)
