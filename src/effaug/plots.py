@@ -19,12 +19,14 @@ SCORE_LABELS = {"loss": "Loss", "influence": "Influence |I|", "newton_loo": "New
                 "gradient_norm": "Gradient norm", "svm_margin": "SVM margin"}
 
 
-def save(figure, png_path, pdf_path) -> None:
-    # fixed metadata: the same figure gives the same bytes
+def save(figure, png_path, pdf_path=None) -> None:
+    """PNG (and PDF where a path is given), with fixed metadata: the same figure gives the same bytes."""
     with atomic_output(png_path) as tmp:
         figure.savefig(tmp, dpi=150, bbox_inches="tight", metadata={"Software": None})
-    with atomic_output(pdf_path) as tmp:
-        figure.savefig(tmp, bbox_inches="tight", metadata={"CreationDate": None, "Producer": None, "Creator": None})
+    if pdf_path is not None:
+        with atomic_output(pdf_path) as tmp:
+            figure.savefig(tmp, bbox_inches="tight",
+                           metadata={"CreationDate": None, "Producer": None, "Creator": None})
     plt.close(figure)
 
 
