@@ -188,3 +188,14 @@ def test_frozen_curve_equals_one_run_budget_per_budget(name):
         alone.pop("fit_seconds")
         assert together["budget"] == budget and len(together["points"]) == budget
         assert {k: v for k, v in together.items() if k not in ("fit_seconds", "budget")} == alone
+
+
+def test_order_and_budget_results_name_files(tmp_path):
+    order = np.array([2, 0, 1])
+    names = ("a/0.png", "a/1.png", "b/0.png")
+    E.write_order(tmp_path / "order.tsv", order, None, names)
+    lines = (tmp_path / "order.tsv").read_text().splitlines()
+    assert lines[0] == "rank\tpoint\tscore\tpath" and lines[1] == "0\t2\t\tb/0.png"
+    np.testing.assert_array_equal(E.read_order(tmp_path / "order.tsv"), order)
+    assert E.name_points({"points": [2, 1]}, names)["paths"] == ["b/0.png", "a/1.png"]
+    assert "paths" not in E.name_points({"points": [2, 1]}, None)

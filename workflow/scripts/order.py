@@ -1,7 +1,7 @@
 """The static order of one nested policy and seed -> order.tsv."""
 
 from effaug.experiment import Settings, static_order, write_order
-from effaug.features import read_arrays, read_features
+from effaug.features import read_arrays, read_features, read_points
 from effaug.policies import parse_policy
 from effaug.runtime import job
 
@@ -11,4 +11,4 @@ with job(snakemake.log[0], snakemake.threads, snakemake.config["resources"]["ker
     scores = read_arrays(snakemake.input.scores, [w.score])[0][w.score] if policy.uses_score else None
     train = read_features(snakemake.input.features).train
     order = static_order(policy, scores, train, int(w.seed), Settings(**snakemake.params.settings), w.score)
-    write_order(snakemake.output.order, order, scores)
+    write_order(snakemake.output.order, order, scores, read_points(snakemake.input.data)[3])

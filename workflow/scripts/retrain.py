@@ -28,7 +28,8 @@ with job(snakemake.log[0], snakemake.params.threads, snakemake.config["resources
             chosen, current = np.empty(0, np.int64), scores[w.score]
         chosen = E.update_choice(policy, current, chosen, budget, seed, w.score)
     spec = FeaturizerSpec(**p.featurizer)
-    features = E.retrained_features(read_task(inputs.data), w.augmentation, p.augmentation, chosen, spec)
+    task = read_task(inputs.data)
+    features = E.retrained_features(task, w.augmentation, p.augmentation, chosen, spec)
     result, model, rows = E.run_budget(features, chosen, policy, settings)
     if policy.update:
         svm_C = float(scores["svm/C"]) if "svm/C" in scores else None
@@ -36,4 +37,4 @@ with job(snakemake.log[0], snakemake.params.threads, snakemake.config["resources
         write_arrays(snakemake.output.state, {"chosen": chosen, "scores": new_scores})
     result.update(dataset=w.dataset, augmentation=w.augmentation, score=w.score, policy=w.policy,
                   seed=seed, budget=budget, featurizer_mode="retrain", **features.extra)
-    E.write_json(snakemake.output.result, result)
+    E.write_json(snakemake.output.result, E.name_points(result, task.train_names))

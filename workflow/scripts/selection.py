@@ -1,7 +1,7 @@
 """Frozen mode: one (score, policy, seed) at every budget -> order.tsv (nested policies) and budget<k>.json."""
 
 from effaug import experiment as E
-from effaug.features import read_arrays, read_features
+from effaug.features import read_arrays, read_features, read_points
 from effaug.policies import parse_policy
 from effaug.runtime import job
 
@@ -11,16 +11,17 @@ with job(snakemake.log[0], snakemake.params.threads, snakemake.config["resources
     policy, seed = parse_policy(w.policy), int(w.seed)
     settings = E.Settings(**p.settings)
     fs = read_features(inputs.features)
+    names = read_points(inputs.data)[3]
     scores, _ = read_arrays(inputs.scores, ["model/theta"])
     order = kernel = None
     if policy.nested:
         values = scores[w.score] if policy.uses_score else None
         order = E.static_order(policy, values, fs.train, seed, settings, w.score)
-        E.write_order(outputs.order, order, values)
+        E.write_order(outputs.order, order, values, names)
     elif policy.kind == "kdpp":
         kernel, _ = read_arrays(inputs.kernel, ["eigenvalues", "eigenvectors"])
     results = E.frozen_curve(policy, fs, scores, w.score, seed, p.budgets, settings, order, kernel)
     for result, path in zip(results, outputs.results):
         result.update(dataset=w.dataset, augmentation=w.augmentation, score=w.score, policy=w.policy,
                       seed=seed, featurizer_mode="frozen")
-        E.write_json(path, result)
+        E.write_json(path, E.name_points(result, names))
