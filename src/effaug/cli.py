@@ -93,7 +93,7 @@ def run_workflow(config: str | Path | None, cores: int | None = None, profile: s
     from snakemake.cli import args_to_api, parse_args
 
     # --quiet takes several values: first, so that it cannot swallow the targets
-    argv = ["--quiet", "rules", "progress"] if quiet else []
+    argv = ["--quiet", "rules", "progress", "host"] if quiet else []
     argv += ["--snakefile", str(workflow_file(SNAKEFILE)), "--directory", str(directory)]
     if config is not None:
         argv += ["--configfile", str(Path(config).resolve())]
