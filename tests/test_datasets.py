@@ -241,3 +241,45 @@ def test_download_table_is_complete():
     for files in ds.DOWNLOADS.values():
         for f in files:
             assert len(f.md5) == 32 and all(u.startswith("http") and u.endswith(f.name) for u in f.urls)
+
+
+class _Payload:
+    """Unpickling this runs ``os.mkdir(target)``: what a crafted batch file would do."""
+
+    def __init__(self, target):
+        self.target = str(target)
+
+    def __reduce__(self):
+        import os
+
+        return (os.mkdir, (self.target,))
+
+
+@pytest.mark.parametrize("member", ["data_batch_2", "batches.meta"])
+def test_a_crafted_cifar_batch_cannot_run_code(tmp_path, member):
+    import pickle
+
+    path = write_cifar10(tmp_path / "cifar-10-batches-py", False)
+    target = tmp_path / "pwned"
+    (path / member).write_bytes(pickle.dumps({b"data": _Payload(target), b"labels": [0], b"label_names": []}))
+    with pytest.raises(ds.DatasetError) as err:
+        ds.load("cifar10", path)
+    assert f"{member}: refused: it asks for posix.mkdir" in str(err.value)
+    assert not target.exists()
+    if member == "data_batch_2":  # labels are read while a workflow is planned
+        with pytest.raises(ds.DatasetError, match="refused"):
+            ds.read_labels("cifar10", path)
+        assert not target.exists()
+
+
+def test_the_real_cifar_batch_format_still_loads(tmp_path):
+    """NumPy arrays pickled as NumPy 1 did (numpy.core.multiarray) and bytes as Python 3 protocol 2 does."""
+    import pickletools
+
+    path = write_cifar10(tmp_path / "cifar-10-batches-py", False, per_batch=3, n_test=3)
+    raw = (path / "data_batch_1").read_bytes()
+    globals_used = {arg for op, arg, _ in pickletools.genops(raw) if op.name == "GLOBAL"}
+    assert "_codecs encode" in globals_used
+    legacy = raw.replace(b"numpy._core.multiarray", b"numpy.core.multiarray")
+    (path / "data_batch_1").write_bytes(legacy)
+    assert ds.load("cifar10", path).train_images.shape == (15, 32, 32, 3)

@@ -7,9 +7,10 @@
 horse, ship, truck; point ids are positions in the five training batches
 concatenated, and in the test batch. No options.
 
-The batches are Python pickles, as the dataset is distributed: read only
-files you downloaded from the canonical location (``snakemake download``
-checks their MD5).
+The batches are Python pickles, as the dataset is distributed. They are read
+with a restricted unpickler that builds only what the format needs (dicts,
+lists, bytes, str, numbers and NumPy arrays) and refuses any other object a
+crafted file asks for, so a batch file cannot run code.
 """
 
 from __future__ import annotations
@@ -33,9 +34,41 @@ CIFAR10_DIR = "cifar-10-batches-py"
 CIFAR10_TRAIN_BATCHES = tuple(f"data_batch_{i}" for i in range(1, 6))
 
 
+# The only globals a CIFAR-10 batch refers to: NumPy's array reconstruction
+# (as pickled by NumPy 1 and 2) and the codec Python 3 uses for bytes in protocol 2.
+ALLOWED_GLOBALS = {
+    ("numpy", "ndarray"): ("numpy", "ndarray"),
+    ("numpy", "dtype"): ("numpy", "dtype"),
+    ("numpy.core.multiarray", "_reconstruct"): ("numpy._core.multiarray", "_reconstruct"),
+    ("numpy._core.multiarray", "_reconstruct"): ("numpy._core.multiarray", "_reconstruct"),
+    ("_codecs", "encode"): ("_codecs", "encode"),
+}
+
+
+class ForbiddenGlobal(pickle.UnpicklingError):
+    """A pickle asks for an object outside ``ALLOWED_GLOBALS``."""
+
+
+class _BatchUnpickler(pickle.Unpickler):
+    """Builds dicts, lists, bytes, str, numbers and NumPy arrays; refuses every other global."""
+
+    def find_class(self, module: str, name: str):
+        if (module, name) not in ALLOWED_GLOBALS:
+            raise ForbiddenGlobal(f"it asks for {module}.{name}, which a CIFAR-10 batch never holds")
+        import importlib
+
+        target_module, target_name = ALLOWED_GLOBALS[(module, name)]
+        return getattr(importlib.import_module(target_module), target_name)
+
+
 def _unpickle(raw: bytes, name: str) -> dict:
+    import io
+
     try:
-        batch = pickle.loads(raw, encoding="bytes")
+        batch = _BatchUnpickler(io.BytesIO(raw), encoding="bytes").load()
+    except ForbiddenGlobal as err:
+        raise DatasetError(f"{name}: refused: {err}; this is not a CIFAR-10 python batch (delete the file and "
+                           "fetch the dataset again with `snakemake --cores 1 download`)") from None
     except Exception as err:  # pickle raises many types on corrupt input
         raise DatasetError(f"{name}: not a CIFAR-10 python batch ({err})") from err
     if not isinstance(batch, dict):
