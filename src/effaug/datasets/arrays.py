@@ -153,15 +153,7 @@ def load(path: Path, options: Mapping) -> RawDataset:
     if images["x_train"].shape[1:] != images["x_test"].shape[1:]:
         raise DatasetError(f"{path}: x_train images are {images['x_train'].shape[1:]} (H, W, C) but x_test "
                            f"images {images['x_test'].shape[1:]}; both splits need one size")
-    return RawDataset(
-        train_images=images["x_train"],
-        train_labels=labels["y_train"],
-        train_index=np.arange(len(labels["y_train"])),
-        test_images=images["x_test"],
-        test_labels=labels["y_test"],
-        test_index=np.arange(len(labels["y_test"])),
-        class_names=names,
-    )
+    return RawDataset.in_order(images["x_train"], labels["y_train"], images["x_test"], labels["y_test"], names)
 
 
 def read_labels(path: Path, options: Mapping) -> tuple[np.ndarray, np.ndarray]:

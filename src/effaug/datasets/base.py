@@ -60,6 +60,14 @@ class RawDataset:
     train_names: tuple[str, ...] | None = None
     test_names: tuple[str, ...] | None = None
 
+    @classmethod
+    def in_order(cls, train_images, train_labels, test_images, test_labels, class_names,
+                 train_names=None, test_names=None) -> RawDataset:
+        """A dataset whose point ids are the positions in each split (0, 1, ...)."""
+        return cls(train_images=train_images, train_labels=train_labels, train_index=np.arange(len(train_labels)),
+                   test_images=test_images, test_labels=test_labels, test_index=np.arange(len(test_labels)),
+                   class_names=tuple(class_names), train_names=train_names, test_names=test_names)
+
 
 @dataclass(frozen=True)
 class Task:
@@ -191,6 +199,18 @@ def _open_maybe_gz(path: Path):
     if path.suffix == ".gz":
         return gzip.open(path, "rb")
     return open(path, "rb")
+
+
+def array_payload(raw: bytes, path: Path, kind: str, shape: tuple[int, ...], dtype: np.dtype,
+                  header: int) -> np.ndarray:
+    """The array of ``shape`` after a ``header``-byte header, checking that the file holds exactly it."""
+    expected = header + int(np.prod(shape)) * dtype.itemsize
+    if len(raw) != expected:
+        raise DatasetError(
+            f"{path}: {kind} header announces shape {shape} ({expected} bytes) "
+            f"but the file has {len(raw)} bytes; it is truncated or corrupt"
+        )
+    return np.frombuffer(raw, dtype, offset=header).reshape(shape)
 
 
 def read_all(path: Path) -> bytes:

@@ -125,15 +125,8 @@ def load(path: Path, options: Mapping) -> RawDataset:
     test_images, test_labels = _batch(raw["test_batch"], f"{path}:test_batch")
     meta = _unpickle(raw["batches.meta"], f"{path}:batches.meta")
     names = meta.get("label_names", CLASS_NAMES)
-    return RawDataset(
-        train_images=train_images,
-        train_labels=train_labels,
-        train_index=np.arange(len(train_images)),
-        test_images=test_images,
-        test_labels=test_labels,
-        test_index=np.arange(len(test_images)),
-        class_names=tuple(n.decode() if isinstance(n, bytes) else str(n) for n in names),
-    )
+    return RawDataset.in_order(train_images, train_labels, test_images, test_labels,
+                               [n.decode() if isinstance(n, bytes) else str(n) for n in names])
 
 
 def read_labels(path: Path, options: Mapping) -> tuple[np.ndarray, np.ndarray]:

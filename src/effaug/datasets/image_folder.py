@@ -304,17 +304,8 @@ def load(path: Path, options: Mapping) -> RawDataset:
     listing = list_images(path, opts)
     images = read_images(path, listing.train_files + listing.test_files, opts)
     n_train = len(listing.train_files)
-    return RawDataset(
-        train_images=images[:n_train],
-        train_labels=listing.train_labels,
-        train_index=np.arange(n_train),
-        test_images=images[n_train:],
-        test_labels=listing.test_labels,
-        test_index=np.arange(len(listing.test_files)),
-        class_names=listing.class_names,
-        train_names=listing.train_files,
-        test_names=listing.test_files,
-    )
+    return RawDataset.in_order(images[:n_train], listing.train_labels, images[n_train:], listing.test_labels,
+                               listing.class_names, listing.train_files, listing.test_files)
 
 
 def read_labels(path: Path, options: Mapping) -> tuple[np.ndarray, np.ndarray]:

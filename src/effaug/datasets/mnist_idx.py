@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from effaug.datasets.base import (
-    DatasetError, RawDataset, RemoteFile, Source, find_file, plain_or_gz, read_all, register,
+    DatasetError, RawDataset, RemoteFile, Source, array_payload, find_file, plain_or_gz, read_all, register,
 )
 
 CLASS_NAMES = tuple(str(d) for d in range(10))
@@ -48,14 +48,7 @@ def parse_idx(raw: bytes, path: Path) -> np.ndarray:
     if ndim == 0 or len(raw) < header:
         raise DatasetError(f"{path}: corrupt IDX header")
     shape = tuple(int(x) for x in np.frombuffer(raw, ">u4", ndim, 4))
-    dtype = np.dtype(_IDX_DTYPES[raw[2]])
-    expected = header + int(np.prod(shape)) * dtype.itemsize
-    if len(raw) != expected:
-        raise DatasetError(
-            f"{path}: IDX header announces shape {shape} ({expected} bytes) "
-            f"but the file has {len(raw)} bytes; it is truncated or corrupt"
-        )
-    return np.frombuffer(raw, dtype, offset=header).reshape(shape)
+    return array_payload(raw, path, "IDX", shape, np.dtype(_IDX_DTYPES[raw[2]]), header)
 
 
 def load_idx(path: Path) -> np.ndarray:
@@ -83,15 +76,8 @@ def load(path: Path, options: Mapping) -> RawDataset:
     f = {key: find_file(path, name) for key, name in MNIST_FILES.items()}
     train_images = _images(f["train_images"])
     test_images = _images(f["test_images"])
-    return RawDataset(
-        train_images=train_images,
-        train_labels=_labels(f["train_labels"], len(train_images)),
-        train_index=np.arange(len(train_images)),
-        test_images=test_images,
-        test_labels=_labels(f["test_labels"], len(test_images)),
-        test_index=np.arange(len(test_images)),
-        class_names=CLASS_NAMES,
-    )
+    return RawDataset.in_order(train_images, _labels(f["train_labels"], len(train_images)),
+                               test_images, _labels(f["test_labels"], len(test_images)), CLASS_NAMES)
 
 
 def read_labels(path: Path, options: Mapping) -> tuple[np.ndarray, np.ndarray]:

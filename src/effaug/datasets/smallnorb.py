@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from effaug.datasets.base import (
-    DatasetError, RawDataset, RemoteFile, Source, find_file, plain_or_gz, read_all, register,
+    DatasetError, RawDataset, RemoteFile, Source, array_payload, find_file, plain_or_gz, read_all, register,
 )
 
 CLASS_NAMES = ("animal", "human", "airplane", "truck", "car")
@@ -62,14 +62,7 @@ def parse_norb_matrix(raw: bytes, path: Path) -> np.ndarray:
     if len(raw) < header:
         raise DatasetError(f"{path}: corrupt NORB header (truncated)")
     shape = tuple(int(x) for x in np.frombuffer(raw, "<i4", ndim, 8))
-    dtype = _NORB_DTYPES[magic]
-    expected = header + int(np.prod(shape)) * dtype.itemsize
-    if len(raw) != expected:
-        raise DatasetError(
-            f"{path}: NORB header announces shape {shape} ({expected} bytes) "
-            f"but the file has {len(raw)} bytes; it is truncated or corrupt"
-        )
-    return np.frombuffer(raw, dtype, offset=header).reshape(shape)
+    return array_payload(raw, path, "NORB", shape, _NORB_DTYPES[magic], header)
 
 
 def load_norb_matrix(path: Path) -> np.ndarray:
@@ -93,15 +86,7 @@ def _split(directory: Path, split: str) -> tuple[np.ndarray, np.ndarray]:
 def load(path: Path, options: Mapping) -> RawDataset:
     train_images, train_labels = _split(path, "train")
     test_images, test_labels = _split(path, "test")
-    return RawDataset(
-        train_images=train_images,
-        train_labels=train_labels,
-        train_index=np.arange(len(train_images)),
-        test_images=test_images,
-        test_labels=test_labels,
-        test_index=np.arange(len(test_images)),
-        class_names=CLASS_NAMES,
-    )
+    return RawDataset.in_order(train_images, train_labels, test_images, test_labels, CLASS_NAMES)
 
 
 def read_labels(path: Path, options: Mapping) -> tuple[np.ndarray, np.ndarray]:
