@@ -236,10 +236,9 @@ def save_grid(workdir: Path, run: dict) -> None:
     bench = benchmark_files(workdir, "mnist_3v8")
     stages = bench.groupby("rule").agg(jobs=("s", "size"), wall=("s", "sum")).sort_values("wall", ascending=False)
     fits = []
-    for path in glob.glob(str(workdir / "results/mnist_3v8/*/*/*/seed*/budget*.json")):
-        result = json.loads(Path(path).read_text())
-        fits.append((result["rows"], result["fit_seconds"], result["augmentation"]))
-    fits = pd.DataFrame(fits, columns=["rows", "fit_seconds", "augmentation"])
+    for path in glob.glob(str(workdir / "results/mnist_3v8/*/*/*/seed*/timings.tsv")):  # budget, rows, fit_seconds
+        fits.append(pd.read_csv(path, sep="\t").assign(augmentation=Path(path).parts[-5]))
+    fits = pd.concat(fits)[["rows", "fit_seconds", "augmentation"]]
     big = fits[fits.rows >= 2000]
     slope = float(np.polyfit(np.log(big.rows), np.log(big.fit_seconds), 1)[0])
     bins = pd.cut(fits.rows, [0, 1500, 3000, 6000, 10000, 16000])
@@ -261,7 +260,7 @@ def save_grid(workdir: Path, run: dict) -> None:
              "columns": ["rule", "jobs", "wall (s)"],
              "rows": [[rule, int(r.jobs), round(float(r.wall), 1)] for rule, r in stages.iterrows()]},
             {"caption": "6. Scaling: one budget's logistic-regression fit against its training rows "
-                        "(originals + copies), from the budget files",
+                        "(originals + copies), from the curves' timings.tsv files",
              "columns": ["rows (median)", "budgets", "fit seconds (median)"],
              "rows": [[int(r.rows), int(r.budgets), round(float(r.fit), 4)] for _, r in per_bin.iterrows()]},
         ],

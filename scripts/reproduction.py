@@ -75,9 +75,10 @@ def markdown_table(frame: pd.DataFrame, digits: int = 1) -> str:
 
 def featurizer_line(results: Path, dataset: str) -> str:
     history = pd.read_csv(results / dataset / "featurizer_history.tsv", sep="\t")
+    seconds = pd.read_csv(results / dataset / "featurizer_timings.tsv", sep="\t")["seconds"]
     last = history.iloc[-1]
     accuracy = f", training accuracy {last['accuracy']:.4f}" if "accuracy" in history else ""
-    return (f"featurizer: {len(history)} epochs in {history['seconds'].sum() / 60:.1f} min"
+    return (f"featurizer: {len(history)} epochs in {seconds.sum() / 60:.1f} min"
             f"{accuracy} (final loss {last['loss']:.4f}).")
 
 
@@ -113,12 +114,13 @@ def retrain_section(results: Path) -> list[str]:
     if not budgets:
         return []
     table = pd.DataFrame(budgets)
-    times = []
+    times, cnn_times = [], []
     for _, row in table.iterrows():
-        path = (results / "benchmarks/retrain" / RETRAIN / row.augmentation / row.score / row.policy /
-                f"seed{row.seed}" / f"budget{row.budget}.tsv")
+        curve = Path(row.augmentation) / row.score / row.policy / f"seed{row.seed}"
+        path = results / "benchmarks/retrain" / RETRAIN / curve / f"budget{row.budget}.tsv"
         times.append(float(pd.read_csv(path, sep="\t")["s"].iloc[0]))
-    table["job_seconds"] = times
+        cnn_times.append(float(pd.read_csv(base / curve / f"timings{row.budget}.tsv", sep="\t")["cnn_seconds"].iloc[0]))
+    table["job_seconds"], table["cnn_seconds"] = times, cnn_times
     per_budget = (table.groupby("budget").agg(images=("cnn_images", "first"), fastest_job=("job_seconds", "min"),
                                               mean_job=("job_seconds", "mean"), mean_cnn=("cnn_seconds", "mean"),
                                               accuracy=("accuracy", "mean")))

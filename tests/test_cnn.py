@@ -86,14 +86,43 @@ def test_resnet_v2_trains_and_saves(tmp_path):
     images, labels = tiny_task(n=16, size=32, channels=3)
     spec = cnn.FeaturizerSpec(architecture="resnet_v2", depth=11, epochs=1, batch_size=8, threads=THREADS)
     model, history = cnn.train(images, labels, spec)
-    cnn.save(model, history, tmp_path / "m.keras", tmp_path / "h.tsv")
+    cnn.save(model, history, tmp_path / "m.keras", tmp_path / "h.tsv", tmp_path / "t.tsv")
     loaded = cnn.load(tmp_path / "m.keras")
     a = cnn.featurize(cnn.bottleneck(model), images, 8)
     b = cnn.featurize(cnn.bottleneck(loaded), images, 8)
     assert a.shape == (16, 256)
     np.testing.assert_array_equal(a, b)
-    lines = (tmp_path / "h.tsv").read_text().splitlines()
+    lines = [line for line in (tmp_path / "h.tsv").read_text().splitlines() if not line.startswith("#")]
     assert lines[0].split("\t") == list(cnn.HISTORY_COLUMNS) and len(lines) == 2
+    assert "seconds" not in lines[0]  # wall-clock time: in the timings file only
+    timings = (tmp_path / "t.tsv").read_text().splitlines()
+    assert timings[0].split("\t") == list(cnn.TIMING_COLUMNS) == ["epoch", "seconds"] and len(timings) == 2
+    assert timings[1].split("\t")[0] == "1" and float(timings[1].split("\t")[1]) > 0
+
+
+def test_a_saved_model_is_the_same_bytes_every_time(tmp_path):
+    """Keras writes the save time (member dates, metadata.json) and the memory addresses of shared
+    objects (config.json) into the archive: save takes them out."""
+    import time
+    import zipfile
+
+    import keras
+
+    spec = cnn.FeaturizerSpec(architecture="mnist_cnn", threads=THREADS)
+    models = []
+    for name in ("a", "b"):  # the same model in other objects (other addresses), saved at another time
+        keras.backend.clear_session()  # the same layer names
+        cnn.configure_tensorflow(THREADS, 0)
+        models.append(cnn.build(spec, (28, 28, 1), 2))
+        cnn.save(models[-1], [], tmp_path / f"{name}.keras", tmp_path / f"{name}.tsv")
+        time.sleep(2.1)  # zip time stamps count in steps of 2 s
+    model = models[0]
+    assert (tmp_path / "a.keras").read_bytes() == (tmp_path / "b.keras").read_bytes()
+    with zipfile.ZipFile(tmp_path / "b.keras") as archive:
+        assert {info.date_time for info in archive.infolist()} == {cnn.ARCHIVE_DATE}
+    images = tiny_task(n=8)[0]
+    np.testing.assert_array_equal(cnn.featurize(cnn.bottleneck(cnn.load(tmp_path / "b.keras")), images, 8),
+                                  cnn.featurize(cnn.bottleneck(model), images, 8))
 
 
 def test_spec_validation():

@@ -125,6 +125,7 @@ def write_results(tmp_path):
 def test_curves_auc_and_summary_tables(tmp_path):
     paths, refs = write_results(tmp_path)
     curves = M.collect_curves(paths, tmp_path / "refs.json", ["loss", "influence"], ["baseline", "det-prop", "vsv"])
+    assert list(curves.columns) == M.CURVE_COLUMNS and "fit_seconds" not in curves  # no wall-clock field
     # Baseline (score none) appears under both scores; every curve starts at x=0 with the no-aug accuracy
     assert set(curves[curves["policy"] == "baseline"]["score"]) == {"loss", "influence"}
     zero = curves[curves["budget"] == 0]
@@ -199,3 +200,16 @@ def test_order_and_budget_results_name_files(tmp_path):
     np.testing.assert_array_equal(E.read_order(tmp_path / "order.tsv"), order)
     assert E.name_points({"points": [2, 1]}, names)["paths"] == ["b/0.png", "a/1.png"]
     assert "paths" not in E.name_points({"points": [2, 1]}, None)
+
+
+def test_timings_leave_the_budget_result(tmp_path):
+    fs = feature_set()
+    result, _, _ = E.run_budget(E.frozen_features(fs, np.arange(3)), np.arange(3), P.parse_policy("det-prop"),
+                                SETTINGS)
+    result.update(budget=3, cnn_seconds=1.5)
+    timing = E.pop_timings(result)
+    assert not set(E.TIMINGS) & set(result) and result["budget"] == 3
+    assert list(timing) == ["budget", "rows", "fit_seconds", "cnn_seconds"] and timing["rows"] == result["rows"]
+    E.write_timings(tmp_path / "timings.tsv", [timing, {**timing, "budget": 4}])
+    table = pd.read_csv(tmp_path / "timings.tsv", sep="\t", float_precision="round_trip")
+    assert list(table["budget"]) == [3, 4] and table["fit_seconds"].iloc[0] == timing["fit_seconds"] > 0

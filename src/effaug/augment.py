@@ -37,11 +37,14 @@ of image ``i``.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 
 import numpy as np
 
 AUGMENTATIONS = ("translate", "rotate", "crop")
+# An augmentation's name is a folder of results/: the whole name must match (no trailing newline).
+NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]*")
 # Not constructible from a config: they take functions, write files or only check.
 EXCLUDED_AUGMENTERS = frozenset({"Augmenter", "Lambda", "AssertLambda", "AssertShape", "SaveDebugImageEveryNBatches"})
 CHOICE = "choice"
@@ -67,6 +70,7 @@ def transforms(name: str, params: Mapping) -> list[dict]:
     """One description per transform, in transform-index order, e.g.
     ``[{"dx": 2, "dy": 2}, ...]`` for translate, ``[{"copy": 0}, ...]`` for a
     custom augmentation."""
+    check_name(name)
     if is_custom(name, params):
         return [{"copy": k} for k in range(custom_copies(params))]
     try:
@@ -91,6 +95,13 @@ def transforms(name: str, params: Mapping) -> list[dict]:
         raise AugmentationError(f"{name}: missing parameter {err}") from err
     raise AugmentationError(f"unknown augmentation {name!r}: a built-in name ({', '.join(AUGMENTATIONS)}) "
                             "or a custom augmentation with an imgaug list")
+
+
+def check_name(name: str) -> None:
+    """AugmentationError unless the whole name is letters, digits, ``_`` and ``-``, starting with a letter."""
+    if not (isinstance(name, str) and NAME.fullmatch(name)):
+        raise AugmentationError(f"augmentation name {name!r}: use letters, digits, _ and - only, starting with a "
+                                "letter (no spaces or line breaks)")
 
 
 def is_custom(name: str, params: Mapping) -> bool:

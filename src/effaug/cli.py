@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import os
 import re
 import subprocess
 import sys
@@ -37,17 +38,45 @@ class CliError(Exception):
 # Configuration
 
 
-def load_config(path: str | Path) -> dict:
-    """A config file, checked against the workflow's schema, defaults filled in."""
+def read_yaml(path: str | Path):
+    """The YAML document of a config file; CliError naming the file (and
+    ``FILE:LINE:COLUMN`` of a syntax error) where it is missing or not YAML."""
     import yaml
 
     path = Path(path)
     if not path.is_file():
-        raise CliError(f"{path}: config file not found (write one with `effaug init --images DIR`)")
+        raise CliError(f"{path}: config file not found; check the path (or write one with "
+                       "`effaug init --images DIR`)")
     try:
-        config = yaml.safe_load(path.read_text())
+        return yaml.safe_load(path.read_text())
     except yaml.YAMLError as err:
-        raise CliError(f"{path}: not valid YAML ({str(err).splitlines()[0]})") from None
+        mark = getattr(err, "problem_mark", None)
+        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark is not None else str(path)
+        raise CliError(f"{where}: {problem} (not valid YAML; fix the file there)") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise CliError(f"{path}: cannot read the config file ({err})") from None
+
+
+def _validation_message(err) -> str:
+    """The first line of a schema error, with the config key it is about."""
+    from jsonschema import ValidationError
+
+    cause = err.__cause__ or err.__context__  # Snakemake raises it while handling jsonschema's error
+    if not isinstance(cause, ValidationError):
+        lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+        return next((line for line in lines if line.startswith("ValidationError:")), lines[0] if lines else str(err))
+    key = ".".join(str(part) for part in cause.absolute_path) or "the config"
+    if "propertyNames" in cause.schema_path:
+        return (f"{key}: the name {cause.instance!r} is not allowed; names are letters, digits, _ and - "
+                "(no spaces or line breaks)")
+    return f"{key}: {cause.message}"
+
+
+def load_config(path: str | Path) -> dict:
+    """A config file, checked against the workflow's schema, defaults filled in."""
+    path = Path(path)
+    config = read_yaml(path)
     if not isinstance(config, dict):
         raise CliError(f"{path}: expected a mapping of config keys")
     from snakemake.exceptions import WorkflowError
@@ -56,8 +85,7 @@ def load_config(path: str | Path) -> dict:
     try:
         validate(config, str(workflow_file(SCHEMA)), set_default=True)
     except WorkflowError as err:
-        first = next((line.strip() for line in str(err).splitlines() if line.strip()), str(err))
-        raise CliError(f"{path}: {first}") from None
+        raise CliError(f"{path}: {_validation_message(err)}") from None
     return config
 
 
@@ -287,11 +315,110 @@ def cmd_init(args) -> int:
 # run
 
 
+CONFIGFILE_OPTIONS = ("--configfile", "--configfiles")
+
+
+def split_configfiles(extra: Sequence[str]) -> tuple[list[str], list[str]]:
+    """Snakemake's ``--configfile FILE ...`` options taken out of ``extra``:
+    (the other arguments, the files). As in Snakemake, the files run up to
+    the next option."""
+    rest, files, taking = [], [], False
+    for arg in extra:
+        name, eq, value = arg.partition("=")
+        if name in CONFIGFILE_OPTIONS:
+            taking = not eq
+            files += [value] if eq else []
+        elif taking and not arg.startswith("-"):
+            files.append(arg)
+        else:
+            taking = False
+            rest.append(arg)
+    return rest, files
+
+
+def live_runs(directory: str | Path) -> list[int]:
+    """Process ids of the live Snakemake or effaug processes working in
+    ``directory`` (their current directory), other than this process and its
+    parents; read from /proc (Linux), empty where there is none."""
+    target = Path(directory).resolve()
+    ours = _ancestors()
+    found = []
+    for entry in Path("/proc").glob("[0-9]*"):
+        pid = int(entry.name)
+        if pid in ours:
+            continue
+        try:
+            cwd = Path(os.readlink(entry / "cwd"))
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:  # gone, or another user's
+            continue
+        if cwd == target and _is_workflow_command([a.decode(errors="replace") for a in argv if a]):
+            found.append(pid)
+    return sorted(found)
+
+
+def _ancestors() -> set[int]:
+    """This process and its parents."""
+    pids, pid = set(), os.getpid()
+    while pid > 0 and pid not in pids:
+        pids.add(pid)
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+        except OSError:
+            break
+        pid = next((int(line.split()[1]) for line in status.splitlines() if line.startswith("PPid:")), 0)
+    return pids | {os.getppid()}
+
+
+def _is_workflow_command(argv: Sequence[str]) -> bool:
+    """Whether a command line runs snakemake or effaug (as the program, the
+    script of an interpreter, or ``-m`` module)."""
+    for i, arg in enumerate(argv[:4]):
+        if Path(arg).name in ("snakemake", "effaug"):
+            return True
+        if arg == "-m" and i + 1 < len(argv) and argv[i + 1].split(".")[0] in ("snakemake", "effaug"):
+            return True
+    return False
+
+
+def check_not_locked(directory: str | Path, unlocking: bool = False) -> None:
+    """CliError where Snakemake's lock of ``directory`` is held: by a live run
+    (never to be unlocked while it runs) or left by an interrupted one."""
+    directory = Path(directory).resolve()
+    locks = directory / ".snakemake" / "locks"
+    if not (locks.is_dir() and any(locks.iterdir())):
+        return
+    pids = live_runs(directory) if Path("/proc/self/cwd").exists() else None
+    if pids:
+        raise CliError(f"another run (pid {', '.join(map(str, pids))}) is working in {directory}; wait for it "
+                       "to finish or stop it; do not --unlock while it runs")
+    if unlocking:
+        return
+    if pids is None:  # no /proc: cannot tell
+        raise CliError(f"{directory} is locked ({locks}): another run is working there, or a previous run was "
+                       "interrupted; only if no run is alive, `effaug run --unlock` clears the stale lock")
+    raise CliError(f"{directory} is locked but no run is alive there: a previous run was interrupted; "
+                   "`effaug run --unlock` (or `snakemake --unlock`) clears the stale lock, then run again")
+
+
 def cmd_run(args, extra: Sequence[str]) -> int:
-    config = args.config if args.config is not None else workflow_file(REPOSITORY / "config" / "config.yaml")
-    load_config(config)
+    extra, given = split_configfiles(extra)
+    configs = ([args.config] if args.config is not None else []) + given
+    for path in configs:
+        read_yaml(path)  # missing or not YAML: named, with the line, before Snakemake starts
+    unlocking = "--unlock" in extra
+    if not (args.dry_run or "--nolock" in extra):
+        check_not_locked(args.directory, unlocking)
+    if len(configs) > 1:  # merged by Snakemake, later files winning; the workflow checks the result
+        extra = [*extra, "--configfile", *(str(Path(c).resolve()) for c in configs)]
+        config = None
+    else:
+        config = configs[0] if configs else workflow_file(REPOSITORY / "config" / "config.yaml")
+        load_config(config)
     run_workflow(config, args.cores, args.profile, args.dry_run, args.directory, extra=extra)
-    if not args.dry_run:
+    if unlocking:
+        print(f"unlocked {Path(args.directory).resolve()}")
+    elif not args.dry_run:
         print(f"done; outputs under {results_dir(args.directory)}")
     return 0
 
@@ -315,6 +442,7 @@ def cmd_select(args) -> int:
     from effaug import recommend
     from effaug.features import read_arrays, read_points
     from effaug.policies import PolicyError, parse_policy
+    from effaug.provenance import read_json
     from effaug.runtime import atomic_output
 
     config = load_config(args.config)
@@ -351,9 +479,7 @@ def cmd_select(args) -> int:
     if policy.nested:
         points = E.read_order(root / target)[:budget]
     else:
-        import json
-
-        points = np.asarray(json.loads((root / target).read_text())["points"], dtype=np.int64)
+        points = np.asarray(read_json(root / target)["points"], dtype=np.int64)
     point_ids, labels, class_names, paths = read_points(root / targets[0])
     scores = read_arrays(root / targets[1], [score])[0][score] if policy.uses_score else None
     table = recommend.selection_table(points, point_ids, labels, class_names, scores, paths)
@@ -370,12 +496,11 @@ def cmd_select(args) -> int:
 
 
 def cmd_plan(args) -> int:
-    import json
-
     import pandas as pd
 
     from effaug import recommend
     from effaug.plots import save
+    from effaug.provenance import read_json
 
     config = load_config(args.config)
     dataset, augmentation, cfg = _request(args, config)
@@ -384,8 +509,8 @@ def cmd_plan(args) -> int:
     if not args.no_run:
         run_workflow(args.config, args.cores, args.profile, False, args.directory, targets=targets, quiet=True)
     root = Path(args.directory).resolve()
-    curves = pd.read_csv(root / targets[0])
-    references = json.loads((root / targets[1]).read_text())
+    curves = pd.read_csv(root / targets[0], float_precision="round_trip")
+    references = read_json(root / targets[1])
     n, k = int(references["n_train"]), int(references["n_transforms"])
     no_aug, full_aug = references["no_augmentation_accuracy"], references["full_augmentation_accuracy"]
     closed = recommend.gap_closed(curves, no_aug, full_aug, args.confidence)
@@ -446,7 +571,12 @@ def slurm_state(job_id: str, attempts: int = 5, pause: float = 2.0) -> str:
 
 
 def cmd_slurm_status(args) -> int:
-    print(slurm_state(args.job_id.split(";")[0]))
+    try:
+        state = slurm_state(args.job_id.split(";")[0])
+    except FileNotFoundError as err:
+        raise CliError(f"SLURM's commands ({err.filename or 'sacct, scontrol'}) were not found on PATH; run this "
+                       "on a SLURM cluster (where sacct and scontrol are installed) or put them on PATH") from None
+    print(state)
     return 0
 
 
@@ -470,6 +600,19 @@ def _request_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-run", action="store_true",
                         help="only read the cached results; do not run the workflow for missing ones")
     _workflow_options(parser)
+
+
+def cmd_verify(args) -> int:
+    from effaug.verify import VerifyError, describe, verify
+
+    if args.config is not None:
+        read_yaml(args.config)
+    try:
+        report = verify(workflow_file(SNAKEFILE), args.config, args.directory, args.fix)
+    except VerifyError as err:
+        raise CliError(str(err)) from None
+    print(describe(report, args.fix))
+    return 1 if report.bad and not args.fix else 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -533,6 +676,17 @@ def build_parser() -> argparse.ArgumentParser:
                       "(default results/<dataset>/<augmentation>/figures/plan_<target>.png)")
     plan.add_argument("--out", metavar="CSV", help="also write the table as CSV")
     plan.set_defaults(handler=cmd_plan)
+
+    check = commands.add_parser("verify", help="check every output's integrity and provenance",
+                                description="Read every file under results/ whole and compare every cached "
+                                            "file's provenance record with the config. Lists the bad files "
+                                            "(exit 1); with --fix removes them, so that the next run rebuilds them.")
+    check.add_argument("config", nargs="?", default=None, metavar="CONFIG",
+                       help="the config file (default: the embedded MNIST demo, config/config.yaml)")
+    check.add_argument("--directory", "-d", default=".", metavar="DIR",
+                       help="the working directory holding results/ (default: the current one)")
+    check.add_argument("--fix", action="store_true", help="remove the bad files (the next run rebuilds them)")
+    check.set_defaults(handler=cmd_verify)
 
     status = commands.add_parser("slurm-status", help="print running, success or failed for a SLURM job id "
                                  "(the cluster-generic profile's status command)")

@@ -26,7 +26,11 @@ from pathlib import Path
 import numpy as np
 
 ARCHITECTURES = ("mnist_cnn", "lenet", "resnet_v2")
-HISTORY_COLUMNS = ("epoch", "loss", "accuracy", "seconds", "n_images")
+HISTORY_COLUMNS = ("epoch", "loss", "accuracy", "n_images")
+# wall-clock seconds per epoch: a file of their own, so that the history is the same bytes every run
+TIMING_COLUMNS = ("epoch", "seconds")
+# the zip time stamp of every member of a saved .keras archive, and its metadata's date_saved
+ARCHIVE_DATE = (1980, 1, 1, 0, 0, 0)
 
 log = logging.getLogger("effaug.cnn")
 
@@ -237,7 +241,7 @@ def train(images: np.ndarray, labels: np.ndarray, spec: FeaturizerSpec):
     Returns
     -------
     model : the trained keras.Model (softmax classifier)
-    history : list of dicts with keys ``HISTORY_COLUMNS``, one per epoch
+    history : list of dicts with keys ``HISTORY_COLUMNS`` and ``seconds``, one per epoch
     """
     configure_tensorflow(spec.threads, spec.seed)
     import keras
@@ -317,22 +321,76 @@ def user_extractor(path: Path | str, layer: str, image_shape: tuple[int, ...]):
     return bottleneck(model, layer)
 
 
-def save(model, history: list[dict], model_path: Path, history_path: Path) -> None:
-    """Write the model (``.keras``) and its per-epoch history (TSV), atomically."""
+def _renumber_shared_objects(node, ids: dict):
+    """``node`` (a Keras config) with every ``shared_object_id`` (the object's
+    memory address when saved) replaced by its rank of first appearance."""
+    if isinstance(node, dict):
+        return {key: ids.setdefault(value, len(ids)) if key == "shared_object_id" else
+                _renumber_shared_objects(value, ids) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_renumber_shared_objects(value, ids) for value in node]
+    return node
+
+
+def _reproducible_archive(path: Path) -> None:
+    """Give every member of a saved ``.keras`` zip archive the time stamp
+    ``ARCHIVE_DATE``, its ``metadata.json`` that ``date_saved``, and number
+    the shared objects of its ``config.json`` 0, 1, ...: the same model then
+    gives the same bytes in any process (Keras writes the save time and
+    memory addresses)."""
+    import json
+    import zipfile
+
+    with zipfile.ZipFile(path) as archive:
+        members = [(info, archive.read(info)) for info in archive.infolist()]
+    with zipfile.ZipFile(path, "w") as archive:
+        for info, data in members:
+            if info.filename == "metadata.json":
+                metadata = json.loads(data)
+                metadata["date_saved"] = "{:04d}-{:02d}-{:02d}@{:02d}:{:02d}:{:02d}".format(*ARCHIVE_DATE)
+                data = json.dumps(metadata).encode()
+            elif info.filename == "config.json":
+                data = json.dumps(_renumber_shared_objects(json.loads(data), {})).encode()
+            fixed = zipfile.ZipInfo(info.filename, date_time=ARCHIVE_DATE)
+            fixed.compress_type, fixed.external_attr = info.compress_type, info.external_attr
+            archive.writestr(fixed, data)
+
+
+def save(model, history: list[dict], model_path: Path, history_path: Path, timings_path: Path | None = None,
+         record=None) -> None:
+    """Write the model (``.keras``, with fixed time stamps and, where given,
+    its provenance ``record``), its per-epoch history (TSV,
+    ``HISTORY_COLUMNS``) and, where ``timings_path`` is given, the wall-clock
+    seconds per epoch (TSV, ``TIMING_COLUMNS``), atomically."""
+    from effaug import provenance
     from effaug.runtime import atomic_output
 
     with atomic_output(model_path) as tmp:
         model.save(tmp)
-    with atomic_output(history_path) as tmp, open(tmp, "w", newline="") as f:
-        writer = csv.DictWriter(f, HISTORY_COLUMNS, delimiter="\t", lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(history)
+        _reproducible_archive(tmp)
+        if record is not None:
+            provenance.add_to_keras(tmp, record)
+    for path, columns in ((history_path, HISTORY_COLUMNS), (timings_path, TIMING_COLUMNS)):
+        if path is None:
+            continue
+        with atomic_output(path) as tmp, open(tmp, "w", newline="") as f:
+            writer = csv.DictWriter(f, columns, delimiter="\t", lineterminator="\n", extrasaction="ignore")
+            writer.writeheader()
+            writer.writerows(history)
 
 
 def load(model_path: Path):
+    """A featurizer saved by :func:`save`; FeaturizerError naming the file
+    and how to rebuild it where it cannot be loaded."""
     import keras
 
-    return keras.models.load_model(model_path)
+    from effaug.provenance import REBUILD
+
+    try:
+        return keras.models.load_model(model_path)
+    except Exception as err:  # Keras raises ValueError, OSError, zipfile errors, ... on a bad file
+        raise FeaturizerError(f"{model_path}: cannot load the featurizer ({type(err).__name__}: {err}); it is "
+                              f"truncated or corrupt: {REBUILD}") from None
 
 
 def training_data(train_on: str, data_path: Path, source: str, path: Path | None, options=None):

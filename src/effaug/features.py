@@ -8,9 +8,10 @@ Reading needs no TensorFlow: only :func:`compute_features` imports it.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,6 +20,7 @@ import numpy as np
 
 from effaug import augment
 from effaug.datasets import Task, label_dtype
+from effaug.provenance import REBUILD
 from effaug.runtime import atomic_output
 
 log = logging.getLogger("effaug.features")
@@ -96,17 +98,26 @@ def write_arrays(path: Path, arrays: Mapping[str, np.ndarray], attrs: Mapping | 
             f.attrs[key] = value if isinstance(value, (int, float, str)) else json.dumps(value)
 
 
-def read_arrays(path: Path, required=()) -> tuple[dict[str, np.ndarray], dict]:
-    """All arrays of a store (names with their group paths) and its attributes."""
+@contextlib.contextmanager
+def open_store(path: Path) -> Iterator[h5py.File]:
+    """An HDF5 store open for reading; StoreError naming the file, what is
+    wrong and how to rebuild it where it is missing, truncated or corrupt
+    (also when a dataset read inside the block fails)."""
     path = Path(path)
     if not path.is_file():
         raise StoreError(f"{path}: file not found")
     try:
-        f = h5py.File(path, "r")
-    except OSError as err:
-        raise StoreError(f"{path}: not a readable HDF5 file ({err})") from err
+        with h5py.File(path, "r") as f:
+            yield f
+    except (OSError, KeyError) as err:
+        raise StoreError(f"{path}: not a readable HDF5 file ({type(err).__name__}: {err}); it is truncated or "
+                         f"corrupt: {REBUILD}") from None
+
+
+def read_arrays(path: Path, required=()) -> tuple[dict[str, np.ndarray], dict]:
+    """All arrays of a store (names with their group paths) and its attributes."""
     arrays = {}
-    with f:
+    with open_store(path) as f:
         _require(f, path, required)
         f.visititems(lambda name, obj: arrays.__setitem__(name, obj[()]) if isinstance(obj, h5py.Dataset) else None)
         return arrays, dict(f.attrs)
@@ -115,8 +126,8 @@ def read_arrays(path: Path, required=()) -> tuple[dict[str, np.ndarray], dict]:
 def _require(f: h5py.File, path: Path, names) -> None:
     missing = [n for n in names if n not in f]
     if missing:
-        raise StoreError(f"{path}: missing dataset(s) {', '.join(missing)}; "
-                         "the file is not an effaug store or was written by another version; delete it and re-run")
+        raise StoreError(f"{path}: missing dataset(s) {', '.join(missing)}; the file is not an effaug store or "
+                         f"was written by another version: {REBUILD}")
 
 
 # --------------------------------------------------------------------------
@@ -141,7 +152,7 @@ def write_task(path: Path, task: Task, attrs: Mapping) -> None:
 def read_task(path: Path) -> Task:
     """The task in ``data.h5``; its point names are None where the file has none."""
     path = Path(path)
-    with h5py.File(path, "r") as f:
+    with open_store(path) as f:
         _require(f, path, DATA_LAYOUT)
         return Task(
             **{f"{split}_{what}": f[f"{split}/{what}"][()]
@@ -157,9 +168,7 @@ def read_points(path: Path) -> tuple[np.ndarray, np.ndarray, list[str], tuple[st
     """The training points of ``data.h5`` without their images: point ids
     (int64 (n,)), labels (n,), class names (K) and file names (n, or None)."""
     path = Path(path)
-    if not path.is_file():
-        raise StoreError(f"{path}: file not found")
-    with h5py.File(path, "r") as f:
+    with open_store(path) as f:
         _require(f, path, ("train/index", "train/labels"))
         names = tuple(f["train/name"].asstr()[()]) if "train/name" in f else None
         return (f["train/index"][()].astype(np.int64), f["train/labels"][()],

@@ -1,4 +1,4 @@
-"""Curves, AUC and summary tables (METHOD.md, "Experiment and metrics").
+"""Curves, AUC and summary tables (docs/method.md, "Experiment and metrics").
 
 A curve is the accuracy on the poisoned test set against the number of
 augmented points for one (dataset, augmentation, score, policy, seed), with
@@ -8,7 +8,6 @@ budgets with accuracy as a fraction (the maximum is the largest budget).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -16,9 +15,10 @@ import numpy as np
 import pandas as pd
 
 from effaug.policies import parse_policy
+from effaug.provenance import read_json
 
 CURVE_COLUMNS = ["dataset", "augmentation", "score", "policy", "label", "seed", "budget", "accuracy",
-                 "clean_accuracy", "rows", "fit_seconds", "n_iter"]
+                 "clean_accuracy", "rows", "n_iter"]  # no wall-clock field: a curve file is the same bytes every run
 
 
 def curve_auc(budgets: np.ndarray, accuracies: np.ndarray) -> float:
@@ -34,10 +34,10 @@ def collect_curves(result_paths: Iterable[str | Path], references_path: str | Pa
     """The long table of one (dataset, augmentation): every budget result, the
     x = 0 point of every curve, and the VSV point; results of
     score-independent policies (score ``none``) appear under every score."""
-    references = json.loads(Path(references_path).read_text())
+    references = read_json(references_path)
     rows = []
     for path in result_paths:
-        result = json.loads(Path(path).read_text())
+        result = read_json(path)
         for score in scores if result["score"] == "none" else [result["score"]]:
             rows.append({**result, "score": score})
     curves = {(r["dataset"], r["augmentation"], r["score"], r["policy"], r["seed"]) for r in rows}
@@ -45,14 +45,14 @@ def collect_curves(result_paths: Iterable[str | Path], references_path: str | Pa
         rows.append({"dataset": dataset, "augmentation": augmentation, "score": score, "policy": policy,
                      "seed": seed, "budget": 0, "accuracy": references["no_augmentation_accuracy"],
                      "clean_accuracy": references["no_augmentation_clean_accuracy"],
-                     "rows": references["n_train"], "fit_seconds": np.nan, "n_iter": np.nan})
+                     "rows": references["n_train"], "n_iter": np.nan})
     if "vsv" in policies:
         for score in scores:
             rows.append({"dataset": references["dataset"], "augmentation": references["augmentation"],
                          "score": score, "policy": "vsv", "seed": 0, "budget": references["n_support_vectors"],
                          "accuracy": references["vsv_accuracy"], "clean_accuracy": references["vsv_clean_accuracy"],
                          "rows": references["n_train"] + references["n_support_vectors"] * references["n_transforms"],
-                         "fit_seconds": np.nan, "n_iter": np.nan})
+                         "n_iter": np.nan})
     table = pd.DataFrame(rows)
     table["label"] = table["policy"].map(lambda p: parse_policy(p).label)
     table = table[CURVE_COLUMNS].sort_values(["score", "policy", "seed", "budget"], kind="stable")

@@ -1,5 +1,5 @@
 """Selection policies: pure functions from scores (and a seeded generator) to
-the order in which training points get augmented (METHOD.md, "Policies").
+the order in which training points get augmented (docs/method.md, "Policies").
 
 A budget of k augments the first k points of the order, so the sets of a
 static policy are nested. Policy names (one slug per policy, used in config
@@ -51,9 +51,10 @@ TWELVE = (
 )
 ZERO_SCORE = np.finfo(np.float64).tiny  # replaces |s| = 0 ("a tiny positive value")
 
-_SCORED = re.compile(r"^(rand|det)-(prop|inverse-prop)(-update)?(-down)?$")
-_CLUSTERED = re.compile(r"^clustered-(baseline|rand-prop)-c([1-9][0-9]*)$")
-_KDPP = re.compile(r"^kdpp-(influence|bottleneck)$")
+# Matched with fullmatch: a name with anything after it (a trailing newline too) is not a policy.
+_SCORED = re.compile(r"(rand|det)-(prop|inverse-prop)(-update)?(-down)?")
+_CLUSTERED = re.compile(r"clustered-(baseline|rand-prop)-c([1-9][0-9]*)")
+_KDPP = re.compile(r"kdpp-(influence|bottleneck)")
 
 
 class PolicyError(ValueError):
@@ -115,12 +116,12 @@ def parse_policy(name: str) -> Policy:
         return Policy(name, "baseline")
     if name == "vsv":
         return Policy(name, "vsv", random=False)
-    if m := _SCORED.match(name):
+    if m := _SCORED.fullmatch(name):
         return Policy(name, "scored", random=m[1] == "rand", inverse=m[2] == "inverse-prop",
                       update=bool(m[3]), down=bool(m[4]))
-    if m := _CLUSTERED.match(name):
+    if m := _CLUSTERED.fullmatch(name):
         return Policy(name, "clustered", inner=m[1], clusters=int(m[2]))
-    if m := _KDPP.match(name):
+    if m := _KDPP.fullmatch(name):
         return Policy(name, "kdpp", kernel=m[1])
     raise PolicyError(
         f"unknown policy {name!r}; expected baseline, vsv, "

@@ -1,6 +1,6 @@
 """The logistic regression on bottleneck features and the per-point scores.
 
-Notation (METHOD.md): ``x~ = [x; 1]``, ``p_i = sigmoid(w~ . x~_i)``,
+Notation (docs/method.md): ``x~ = [x; 1]``, ``p_i = sigmoid(w~ . x~_i)``,
 ``y_i in {0, 1}``. The model minimises
 
     sum_i v_i * l_i(w~) + 1/(2C) * ||w||^2        (bias unpenalised)
@@ -199,9 +199,14 @@ def hessian_l2(setting, C: float) -> float:
         return 2e-10
     if setting == "model":
         return 1.0 / C
-    value = float(setting)
-    if value < 0:
-        raise ScoreError(f"hessian_l2 must be 'paper', 'model' or a number >= 0, got {setting!r}")
+    try:
+        value = float(setting) if not isinstance(setting, bool) else float("nan")
+    except (TypeError, ValueError):
+        value = float("nan")
+    if not (np.isfinite(value) and value >= 0):
+        raise ScoreError(f"hessian_l2 must be 'paper', 'model' or a number >= 0, got {setting!r}; allowed values: "
+                         "paper (2e-10, the authors' code), model (1/C, the model's own L2 term) or a number "
+                         "such as 1e-4")
     return value
 
 

@@ -21,6 +21,7 @@ rule curves:
         curves="results/{dataset}/{augmentation}/curves.csv",
     params:
         library=library_hash("curves"),
+        provenance=provenance("tables"),
         policies=list(POLICIES),
         scores=SCORES,
     log:
@@ -112,6 +113,7 @@ rule summary:
         latex="results/{dataset}/summary.tex",
     params:
         library=library_hash("summary"),
+        provenance=provenance("tables"),
         fractions=EXPERIMENT["summary_fractions"],
         n_train=lambda wildcards: DATASETS[wildcards.dataset]["n_train"],
     log:
@@ -143,6 +145,7 @@ rule accuracy_figure:
         pdf="results/{dataset}/{augmentation}/figures/accuracy_{score}.pdf",
     params:
         library=library_hash("accuracy_figure"),
+        provenance=provenance("tables"),
     log:
         "results/logs/accuracy_figure/{dataset}/{augmentation}/{score}.log",
     benchmark:
@@ -179,6 +182,7 @@ rule score_figures:
         before_after_pdf="results/{dataset}/{augmentation}/figures/before_after.pdf",
     params:
         library=library_hash("score_figures"),
+        provenance=provenance("tables"),
         scores=SCORES,
     log:
         "results/logs/score_figures/{dataset}/{augmentation}.log",
@@ -209,6 +213,7 @@ rule extremes_figure:
         pdf="results/{dataset}/{augmentation}/figures/extremes_{score}.pdf",
     params:
         library=library_hash("extremes_figure"),
+        provenance=provenance("tables"),
     log:
         "results/logs/extremes_figure/{dataset}/{augmentation}/{score}.log",
     benchmark:
@@ -230,6 +235,7 @@ rule epoch_timing:
         timing="results/{dataset}/{augmentation}/epoch_time.tsv",
     params:
         library=library_hash("epoch_timing"),
+        provenance=provenance("tables"),
         featurizer=lambda wildcards: featurizer_spec(wildcards.dataset),
         augmentation=augmentation_params,
         budgets=lambda wildcards: timing_budgets(wildcards.dataset),

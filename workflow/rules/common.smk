@@ -1,12 +1,15 @@
 # Configuration logic: parsed once, checked before any job runs.
 
 import ast
+import base64
 import functools
 import hashlib
+import os
 import re
 from pathlib import Path
 
 import numpy as np
+from snakemake.logging import logger
 
 import effaug
 from effaug import datasets as ds
@@ -15,8 +18,10 @@ from effaug.cnn import FeaturizerError, FeaturizerSpec
 from effaug.multinomial import MAX_FULL_HESSIAN
 from effaug.experiment import Settings
 from effaug.policies import PolicyError, parse_policy
+from effaug import provenance as provenance_lib
 from effaug.runtime import DEFAULT_KERNELS, pin_kernels
 from effaug.scores import ScoreError
+from effaug.verify import report_path as verify_report_path
 
 ENV = "../../envs/effaug.yaml"
 DATA_ROOT = Path(config["data_root"])
@@ -168,38 +173,12 @@ def check_config():
                     n_transforms(augmentation, params)
             except AugmentationError as err:
                 raise ConfigError(f"{key}.augmentations.{augmentation}: {err}") from None
-        path = dataset_path(name)
-        options = source_options(name)
         try:
-            files = ds.required_files(source, path, options)
+            ds.required_files(source, dataset_path(name), source_options(name))
         except ds.DatasetError as err:
             raise ConfigError(f"{key}: {err}") from None
-        if any(not f.exists() for f in files):
-            continue  # reported by the task rule's input function, with how to fetch them
-        try:
-            train_labels, test_labels = ds.read_labels(source, path, options)
-            classes = ds.resolve_classes(source, cfg["classes"], train_labels, path=path, options=options)
-        except ds.DatasetError as err:
-            raise ConfigError(f"{key}: {err}") from None
-        where = path or source
-        given = cfg["classes"] if isinstance(cfg["classes"], list) else list(classes)
-        for label_given, label in zip(given, classes):
-            if not (train_labels == label).any():
-                raise ConfigError(f"{key}.classes: class {label_given!r} has no training image in {where}")
-            if not (test_labels == label).any():
-                raise ConfigError(f"{key}.classes: class {label_given!r} has no test image in {where}; "
-                                  "drop it from the list")
-        available = int(sum((train_labels == c).sum() for c in classes))
-        if cfg["n_train"] > available:
-            raise ConfigError(
-                f"{key}.n_train={cfg['n_train']} but {where} holds only {available} "
-                f"training images of classes {given}"
-            )
-        if cfg["train_subset"] == "stratified":
-            try:
-                ds.select_train(train_labels, classes, cfg["n_train"], "stratified", cfg["train_subset_seed"])
-            except ds.DatasetError as err:
-                raise ConfigError(f"{key}.n_train: {err}") from None
+        # Classes, labels and n_train against the data are checked by the task
+        # job: nothing reads the dataset's files while the workflow is planned.
 
 
 def check_experiment():
@@ -225,8 +204,10 @@ def check_experiment():
                 )
         z = dataset_sizes(name)
         parameters = (z["d"] + 1) * z["classes"]
-        known_d = not cfg["featurizer"]["file"]  # a model file's d is known once loaded: the scores job checks it
-        if known_d and z["classes"] > 2 and EXPERIMENT["hessian_structure"] == "full" and parameters > MAX_FULL_HESSIAN:
+        # a model file's d, and classes read from the data, are known once loaded: the scores job checks them
+        known = not cfg["featurizer"]["file"] and (
+            isinstance(cfg["classes"], list) or not ds.get_source(cfg["source"]).names_from_data)
+        if known and z["classes"] > 2 and EXPERIMENT["hessian_structure"] == "full" and parameters > MAX_FULL_HESSIAN:
             raise ConfigError(
                 f"experiment.hessian_structure: full needs a ({z['d']} + 1) x {z['classes']} = {parameters} square "
                 f"Hessian for datasets.{name}, more than {MAX_FULL_HESSIAN}; set experiment.hessian_structure: "
@@ -300,8 +281,26 @@ def remote_files(source):
     out = {}
     for remote in ds.DOWNLOADS[source]:
         urls = [f"{mirror.rstrip('/')}/{remote.name}"] if mirror else list(remote.urls)
-        out[remote.name] = {"urls": urls, "md5": checksums.get(remote.name, remote.md5)}
+        out[remote.name] = {"urls": urls, "md5": checksums.get(remote.name, remote.md5), "published_md5": remote.md5}
     return out
+
+
+def check_download():
+    """download.mirror fetches over https (http only on this machine), and
+    download.checksums names only files that some source downloads."""
+    from effaug.datasets.download import check_url
+
+    mirror = config["download"]["mirror"]
+    if mirror:
+        try:
+            check_url(mirror)
+        except ds.DatasetError as err:
+            raise ConfigError(f"download.mirror: {err}") from None
+    known = {remote.name for files in ds.DOWNLOADS.values() for remote in files}
+    unknown = sorted(set(config["download"]["checksums"]) - known)
+    if unknown:
+        raise ConfigError(f"download.checksums: {', '.join(unknown)} is not a file of any source's download "
+                          f"(they are {', '.join(sorted(known))}); a misspelt name would check nothing")
 
 
 LIBRARY = Path(effaug.__file__).parent
@@ -421,6 +420,210 @@ def retrain_inputs(wildcards):
 
 
 # ---------------------------------------------------------------------------
+# Provenance: the settings that make each cached file, upstream stages
+# included (effaug.provenance). Each job gets its expected record as the
+# parameter `provenance`, checks its cached inputs against it and writes it
+# into its outputs; existing files are checked while the workflow is planned.
+
+
+@functools.cache
+def task_stage(dataset):
+    cfg = DATASETS[dataset]
+    return {
+        "source": cfg["source"],
+        "path": str(dataset_path(dataset) or ""),
+        "classes": cfg["classes"],
+        "n_train": cfg["n_train"],
+        "train_subset": cfg["train_subset"],
+        "train_subset_seed": cfg["train_subset_seed"],
+        "options": source_options(dataset),
+    }
+
+
+@functools.cache
+def featurizer_stages(dataset):
+    """The stages of featurizer.keras: it trains on the task (subset) or the source's whole split (full)."""
+    train_on = DATASETS[dataset]["featurizer"]["train_on"]
+    stage = {"spec": featurizer_spec(dataset), "train_on": train_on}
+    if train_on == "full":
+        task = task_stage(dataset)
+        stage["source"] = {key: task[key] for key in ("source", "path", "options")}
+        return {"featurizer": stage, "kernels": KERNELS}
+    return {"task": task_stage(dataset), "featurizer": stage, "kernels": KERNELS}
+
+
+@functools.cache
+def scores_stages(dataset, augmentation):
+    features = {"augmentation": augmentation, "params": DATASETS[dataset]["augmentations"][augmentation]}
+    return {"task": task_stage(dataset), **featurizer_stages(dataset), "features": features,
+            "scores": settings_for("scores")}
+
+
+def curve_stage(w, settings):
+    return {"score": w.score, "policy": w.policy, "seed": int(w.seed), "settings": settings}
+
+
+def expected_stages(stage, w):
+    """The stages of a file written by ``stage`` for wildcards ``w``."""
+    if stage == "task" or (stage == "tables" and "augmentation" not in w.keys()):
+        return {"task": task_stage(w.dataset)}
+    if stage == "featurizer":
+        return featurizer_stages(w.dataset)
+    stages = dict(scores_stages(w.dataset, w.augmentation))
+    if stage == "features":
+        del stages["scores"]
+        return stages
+    if stage == "scores":
+        return stages
+    if stage == "references":
+        return {**stages, "references": {"settings": settings_for("fit"), "mode": mode_of(w)}}
+    if stage == "tables":  # the stages that every curve of an augmentation shares
+        return {**stages, "references": {"settings": settings_for("fit"), "mode": mode_of(w)}}
+    policy = POLICIES[w.policy]
+    if policy.kind == "kdpp":
+        stages["kdpp_kernel"] = {"score": w.score, "policy": w.policy, "epsilon": EXPERIMENT["kdpp"]["epsilon"]}
+    if stage == "kdpp_kernel":
+        return stages
+    if stage == "selection":
+        return {**stages, "selection": {**curve_stage(w, selection_settings(w)), "budgets": BUDGETS}}
+    if policy.nested:
+        stages["order"] = curve_stage(w, order_settings(w))
+    if stage == "order":
+        return stages
+    if stage == "retrain":
+        return {**stages, "retrain": curve_stage(w, settings_for("update" if policy.update else "fit"))}
+    raise ValueError(f"unknown stage {stage!r}")
+
+
+def provenance(stage):
+    """The parameter `provenance` of a job: the record its outputs carry and its inputs are checked against."""
+    return lambda wildcards: {"stage": stage, "stages": expected_stages(stage, wildcards)}
+
+
+class Wildcards(dict):
+    """Wildcards of a file path, with attribute access like Snakemake's."""
+
+    __getattr__ = dict.__getitem__
+
+
+CACHED_FILES = [
+    (r"results/(?P<dataset>[^/]+)/data\.h5", lambda w: "task"),
+    (r"results/(?P<dataset>[^/]+)/featurizer\.keras", lambda w: "featurizer"),
+    (r"results/(?P<dataset>[^/]+)/(?P<augmentation>[^/]+)/features\.h5", lambda w: "features"),
+    (r"results/(?P<dataset>[^/]+)/(?P<augmentation>[^/]+)/scores\.h5", lambda w: "scores"),
+    (r"results/(?P<dataset>[^/]+)/(?P<augmentation>[^/]+)/references\.json", lambda w: "references"),
+    (r"results/(?P<dataset>[^/]+)/(?P<augmentation>[^/]+)/(?P<score>[^/]+)/(?P<policy>[^/]+)/kernel\.h5",
+     lambda w: "kdpp_kernel"),
+    (r"results/(?P<dataset>[^/]+)/(?P<augmentation>[^/]+)/(?P<score>[^/]+)/(?P<policy>[^/]+)/seed(?P<seed>\d+)/"
+     r"order\.tsv", lambda w: "selection" if featurizer_mode(w.dataset) == "frozen" else "order"),
+    (r"results/(?P<dataset>[^/]+)/(?P<augmentation>[^/]+)/(?P<score>[^/]+)/(?P<policy>[^/]+)/seed(?P<seed>\d+)/"
+     r"(budget|state)\d+\.(json|h5)", lambda w: "selection" if featurizer_mode(w.dataset) == "frozen" else "retrain"),
+]
+
+
+def is_cached_path(path):
+    return any(re.fullmatch(pattern, str(path)) for pattern, _ in CACHED_FILES)
+
+
+def expected_record(path):
+    """The stages a cached file of this configuration must carry; None where
+    the path is not a cached file of this configuration."""
+    for pattern, stage in CACHED_FILES:
+        match = re.fullmatch(pattern, str(path))
+        if not match:
+            continue
+        w = Wildcards(match.groupdict())
+        known = (
+            w.dataset in DATASETS
+            and w.get("augmentation", None) in (None, *DATASETS[w.dataset]["augmentations"])
+            and w.get("policy", None) in (None, *POLICIES)
+            and w.get("score", None) in (None, "none", *SCORES)
+        )
+        return expected_stages(stage(w), w) if known else None
+    return None
+
+
+def stale_outputs(paths, *, whole_file=False):
+    """(path, problem, unreadable) of existing cached files that are
+    unreadable, or whose provenance differs from this configuration's
+    (``whole_file``: read every byte, not only the record)."""
+    found = []
+    for path in paths:
+        if not os.path.exists(path):
+            continue
+        stages = expected_record(path)
+        try:
+            problem = whole_file and provenance_lib.integrity_problem(path)
+            if problem:
+                found.append((path, problem, True))
+                continue
+            reason = stages is not None and provenance_lib.mismatch(provenance_lib.read_record(path), stages, whole=True)
+            if reason:
+                found.append((path, f"{path}: {reason}", False))
+        except provenance_lib.ProvenanceError as err:
+            found.append((path, str(err), True))
+    return found
+
+
+def planned_checks():
+    """The cached files checked while the workflow is planned: the stage
+    files, and the first budget file of each curve (a curve's files are
+    written together)."""
+    paths = []
+    for dataset in DATASETS:
+        paths += [f"results/{dataset}/data.h5", f"results/{dataset}/featurizer.keras"]
+        for augmentation in augmentations_of(dataset):
+            base = f"results/{dataset}/{augmentation}"
+            paths += [f"{base}/features.h5", f"{base}/scores.h5", f"{base}/references.json"]
+            for policy, p in POLICIES.items():
+                if p.kind == "vsv":
+                    continue
+                for score in policy_scores(policy):
+                    paths += [f"{base}/{score}/{policy}/seed{seed}/budget{BUDGETS[0]}.json"
+                              for seed in policy_seeds(policy)]
+    return paths
+
+
+def snakemake_knows(path):
+    """Whether Snakemake holds a metadata record of ``path`` (it was made in
+    this directory; its own triggers then see a changed parameter)."""
+    directory = os.path.join(".snakemake", "metadata")
+    name = base64.urlsafe_b64encode(path.encode()).decode()
+    longest = (os.pathconf(directory, "PC_NAME_MAX") if os.path.isdir(directory) else 255) - 1
+    parts = [name[i : i + longest] for i in range(0, len(name), longest)]
+    return os.path.exists(os.path.join(directory, *[f"@{part}" for part in parts[:-1]], parts[-1]))
+
+
+def verify_outputs(report_path):
+    """`effaug verify`: read every output whole, compare every cached file's
+    provenance, and write the findings to ``report_path``."""
+    from effaug.verify import output_files, write_report
+
+    files = output_files()
+    bad = [(path, problem) for path, problem, _ in stale_outputs(files, whole_file=True)]
+    foreign = [f for f in files if is_cached_path(f) and expected_record(f) is None]
+    write_report(report_path, len(files), bad, foreign)
+
+
+OUT_OF_DATE = 1  # the modification time (1970) that makes Snakemake rebuild a file from its inputs
+
+
+def mark_stale_outputs():
+    """Make Snakemake rebuild existing cached files that cannot be read, or
+    that were made under other settings and copied in (Snakemake has no
+    record of them, so its parameter trigger cannot see it): they are marked
+    out of date (modification time 1970), never deleted. In the main process
+    only; a file whose record Snakemake holds, if changed by hand, is caught
+    by the job that reads it."""
+    if not workflow.is_main_process:
+        return
+    for path, problem, unreadable in stale_outputs(planned_checks()):
+        if unreadable or not snakemake_knows(path):
+            logger.warning(f"effaug: {problem.split('; ')[0]}; marked out of date, to be rebuilt")
+            os.utime(path, (OUT_OF_DATE, OUT_OF_DATE))
+
+
+# ---------------------------------------------------------------------------
 # Threads and resources, from the config and the data size. Estimates are
 # generous (a cluster kills jobs that exceed them) and grow with each retry.
 
@@ -440,20 +643,34 @@ UNKNOWN_IMAGE_VALUES = 256 * 256 * 3
 
 @functools.cache
 def source_counts(dataset):
-    """(train images, test images, classes, pixel values per image) of a dataset's source."""
+    """(train images, test images, classes, pixel values per image) of a
+    dataset's source, for resource estimates. Sources whose sizes come from
+    the data are estimated from the files' sizes on disk: nothing reads a
+    dataset file while the workflow is planned."""
     cfg = DATASETS[dataset]
     source = cfg["source"]
     if source in IMAGE_VALUES:
         return TRAIN_IMAGES[source], TEST_IMAGES[source], len(ds.class_names(source)), IMAGE_VALUES[source]
-    path, options = dataset_path(dataset), source_options(dataset)
-    try:
-        train, test = ds.read_labels(source, path, options)
-        classes = len(ds.class_names(source, path, options))
-    except ds.DatasetError:  # missing data: reported by the task rule's input function
-        train, test, classes = np.zeros(cfg["n_train"]), np.zeros(cfg["n_train"]), 2
     size = cfg.get("image_size")
     pixels = size[0] * size[1] * (cfg.get("channels") or 3) if size else UNKNOWN_IMAGE_VALUES
-    return len(train), len(test), classes, pixels
+    images = max(cfg["n_train"], COMPRESSION * stored_bytes(dataset_path(dataset)) // pixels)
+    classes = len(cfg["classes"]) if isinstance(cfg["classes"], list) else UNKNOWN_CLASSES
+    return images, max(1, images // 4), classes, pixels
+
+
+# Decoded pixels per stored byte, generously (PNG and JPEG compress images several times).
+COMPRESSION = 8
+# Classes of a source whose classes are read from the data (classes: all).
+UNKNOWN_CLASSES = 10
+
+
+def stored_bytes(path):
+    """Bytes of a dataset's files on disk (their sizes only, not their contents)."""
+    if path is None or not path.exists():
+        return 0
+    if path.is_file():
+        return path.stat().st_size
+    return sum(entry.stat().st_size for entry in path.rglob("*") if entry.is_file())
 
 
 def dataset_sizes(dataset, augmentation=None):
@@ -577,3 +794,8 @@ def final_outputs():
 # Checked once, while the workflow is parsed, before any job runs.
 check_config()
 check_experiment()
+check_download()
+if verify_report_path() and workflow.is_main_process:
+    verify_outputs(verify_report_path())
+else:
+    mark_stale_outputs()

@@ -38,6 +38,7 @@ rule task:
         data="results/{dataset}/data.h5",
     params:
         library=library_hash("task"),
+        provenance=provenance("task"),
         source=lambda wildcards: DATASETS[wildcards.dataset]["source"],
         path=lambda wildcards: str(dataset_path(wildcards.dataset) or ""),
         classes=lambda wildcards: DATASETS[wildcards.dataset]["classes"],

@@ -11,8 +11,10 @@ rule train_featurizer:
             caption="../report/featurizer_history.rst",
             category="Featurizer",
         ),
+        timings="results/{dataset}/featurizer_timings.tsv",
     params:
         library=library_hash("train_featurizer"),
+        provenance=provenance("featurizer"),
         kernels=KERNELS,
         featurizer=lambda wildcards: featurizer_spec(wildcards.dataset),
         train_on=lambda wildcards: DATASETS[wildcards.dataset]["featurizer"]["train_on"],
@@ -42,6 +44,7 @@ rule features:
         features="results/{dataset}/{augmentation}/features.h5",
     params:
         library=library_hash("features"),
+        provenance=provenance("features"),
         kernels=KERNELS,
         augmentation=augmentation_params,
         featurizer=lambda wildcards: featurizer_spec(wildcards.dataset),

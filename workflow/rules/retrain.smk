@@ -12,12 +12,14 @@ rule retrain:
         order="results/{dataset}/{augmentation}/{score}/{policy}/seed{seed}/order.tsv",
     output:
         result="results/{dataset}/{augmentation}/{score}/{policy}/seed{seed}/budget{budget}.json",
+        timings="results/{dataset}/{augmentation}/{score}/{policy}/seed{seed}/timings{budget}.tsv",
     wildcard_constraints:
         dataset=names_regex(RETRAIN),
         policy=names_regex(NESTED),
     params:
         threads=featurizer_threads,
         library=library_hash("retrain"),
+        provenance=provenance("retrain"),
         kernels=KERNELS,
         settings=settings_for("fit"),
         augmentation=augmentation_params,
@@ -45,12 +47,14 @@ use rule retrain as retrain_update with:
     output:
         result="results/{dataset}/{augmentation}/{score}/{policy}/seed{seed}/budget{budget}.json",
         state="results/{dataset}/{augmentation}/{score}/{policy}/seed{seed}/state{budget}.h5",
+        timings="results/{dataset}/{augmentation}/{score}/{policy}/seed{seed}/timings{budget}.tsv",
     wildcard_constraints:
         dataset=names_regex(RETRAIN),
         policy=names_regex(UPDATE),
     params:
         threads=featurizer_threads,
         library=library_hash("retrain"),
+        provenance=provenance("retrain"),
         kernels=KERNELS,
         settings=settings_for("update"),
         augmentation=augmentation_params,

@@ -9,6 +9,7 @@ rule scores:
     params:
         threads=linear_algebra_threads,
         library=library_hash("scores"),
+        provenance=provenance("scores"),
         kernels=KERNELS,
         settings=settings_for("scores"),
     log:
@@ -35,6 +36,7 @@ rule references:
     params:
         threads=reference_threads,
         library=library_hash("references"),
+        provenance=provenance("references"),
         kernels=KERNELS,
         settings=settings_for("fit"),
         mode=mode_of,

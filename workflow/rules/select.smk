@@ -17,12 +17,14 @@ rule selection:
     output:
         order="results/{dataset}/{augmentation}/{score}/{policy}/seed{seed}/order.tsv",
         results=curve_results(),
+        timings="results/{dataset}/{augmentation}/{score}/{policy}/seed{seed}/timings.tsv",
     wildcard_constraints:
         dataset=names_regex(FROZEN),
         policy=names_regex(NESTED),
     params:
         threads=1,
         library=library_hash("selection"),
+        provenance=provenance("selection"),
         kernels=KERNELS,
         settings=selection_settings,
         budgets=BUDGETS,
@@ -47,6 +49,7 @@ use rule selection as selection_update with:
         scores="results/{dataset}/{augmentation}/scores.h5",
     output:
         results=curve_results(),
+        timings="results/{dataset}/{augmentation}/{score}/{policy}/seed{seed}/timings.tsv",
     wildcard_constraints:
         dataset=names_regex(FROZEN),
         policy=names_regex(UPDATE),
@@ -64,6 +67,7 @@ use rule selection as selection_kdpp with:
         kernel="results/{dataset}/{augmentation}/{score}/{policy}/kernel.h5",
     output:
         results=curve_results(),
+        timings="results/{dataset}/{augmentation}/{score}/{policy}/seed{seed}/timings.tsv",
     wildcard_constraints:
         dataset=names_regex(FROZEN),
         policy=names_regex(KDPP),
@@ -87,6 +91,7 @@ rule order:
         policy=names_regex(NESTED),
     params:
         library=library_hash("order"),
+        provenance=provenance("order"),
         kernels=KERNELS,
         settings=order_settings,
     log:
@@ -114,6 +119,7 @@ rule kdpp_kernel:
     params:
         threads=linear_algebra_threads,
         library=library_hash("kdpp_kernel"),
+        provenance=provenance("kdpp_kernel"),
         kernels=KERNELS,
         epsilon=EXPERIMENT["kdpp"]["epsilon"],
     log:

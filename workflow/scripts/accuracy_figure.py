@@ -1,17 +1,17 @@
 """Accuracy against the number of augmented points for one score -> PNG and PDF."""
 
-import json
-from pathlib import Path
-
 import pandas as pd
 
 from effaug import plots
+from effaug.provenance import check_inputs, read_json
 from effaug.runtime import job
 
 with job(snakemake.log[0], snakemake.threads, snakemake.config["resources"]["kernels"]):
+    check_inputs(snakemake.input, snakemake.params.provenance, partial=True)
     w = snakemake.wildcards
-    references = json.loads(Path(snakemake.input.references).read_text())
-    figure = plots.accuracy_curves(pd.read_csv(snakemake.input.curves), w.score, references,
+    references = read_json(snakemake.input.references)
+    curves = pd.read_csv(snakemake.input.curves, float_precision="round_trip")
+    figure = plots.accuracy_curves(curves, w.score, references,
                                    title=f"{w.dataset} ({references['n_classes']} classes), {w.augmentation}, "
                                          f"score: {w.score}")
     plots.save(figure, snakemake.output.png, snakemake.output.pdf)

@@ -2,9 +2,11 @@
 
 from effaug import cnn
 from effaug.features import compute_features, read_task, write_features
+from effaug.provenance import check_inputs, h5_attrs
 from effaug.runtime import job
 
 with job(snakemake.log[0], snakemake.threads, snakemake.config["resources"]["kernels"]):
+    record = check_inputs(snakemake.input, snakemake.params.provenance)
     spec = cnn.FeaturizerSpec(**snakemake.params.featurizer)
     cnn.configure_tensorflow(spec.threads, spec.seed)
     task = read_task(snakemake.input.data)
@@ -15,4 +17,4 @@ with job(snakemake.log[0], snakemake.threads, snakemake.config["resources"]["ker
     fs = compute_features(extractor, task, snakemake.wildcards.augmentation, snakemake.params.augmentation,
                           spec.predict_batch_size, input_range=spec.input_range)
     write_features(snakemake.output.features, fs,
-                   {"dataset": snakemake.wildcards.dataset, "featurizer": spec.to_dict()})
+                   {"dataset": snakemake.wildcards.dataset, "featurizer": spec.to_dict(), **h5_attrs(record)})

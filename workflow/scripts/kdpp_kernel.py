@@ -4,11 +4,13 @@ import numpy as np
 
 from effaug.features import read_arrays, read_features, write_arrays
 from effaug.policies import check_finite, kdpp_kernel, parse_policy
+from effaug.provenance import check_inputs, h5_attrs
 from effaug.runtime import job
 
 # BLAS results depend on the thread count: pinned by the config, not by --cores
 with job(snakemake.log[0], snakemake.params.threads, snakemake.config["resources"]["kernels"]):
     w = snakemake.wildcards
+    record = check_inputs(snakemake.input, snakemake.params.provenance)
     policy = parse_policy(w.policy)
     quality = read_arrays(snakemake.input.scores, [w.score])[0][w.score] if policy.uses_score else None
     if quality is not None:
@@ -16,4 +18,4 @@ with job(snakemake.log[0], snakemake.params.threads, snakemake.config["resources
     L = kdpp_kernel(read_features(snakemake.input.features).train, quality, snakemake.params.epsilon)
     eigenvalues, eigenvectors = np.linalg.eigh(L)
     write_arrays(snakemake.output.kernel, {"eigenvalues": eigenvalues, "eigenvectors": eigenvectors},
-                 {"epsilon": snakemake.params.epsilon})
+                 {"epsilon": snakemake.params.epsilon, **h5_attrs(record)})

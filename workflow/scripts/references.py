@@ -4,11 +4,13 @@ from functools import partial
 
 from effaug import experiment as E
 from effaug.features import read_arrays, read_features, read_task
+from effaug.provenance import check_inputs
 from effaug.runtime import job
 
 # BLAS results depend on the thread count: pinned by the config, not by --cores
 with job(snakemake.log[0], snakemake.params.threads, snakemake.config["resources"]["kernels"]):
     p, w = snakemake.params, snakemake.wildcards
+    record = check_inputs(snakemake.input, snakemake.params.provenance)
     settings = E.Settings(**p.settings)
     fs = read_features(snakemake.input.features)
     scores, _ = read_arrays(snakemake.input.scores, ["support_vectors", "model/theta"])
@@ -25,4 +27,4 @@ with job(snakemake.log[0], snakemake.params.threads, snakemake.config["resources
                           warm_start)
     result.update(dataset=w.dataset, augmentation=w.augmentation, featurizer_mode=p.mode,
                   n_classes=fs.n_classes, class_names=fs.class_names)
-    E.write_json(snakemake.output.references, result)
+    E.write_json(snakemake.output.references, result, record)

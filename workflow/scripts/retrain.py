@@ -1,5 +1,5 @@
 """Retrain mode, one budget of one (score, policy, seed): choose, train a CNN on
-the originals + the chosen points' copies, featurize, fit, evaluate -> budget<k>.json."""
+the originals + the chosen points' copies, featurize, fit, evaluate -> budget<k>.json and timings<k>.tsv."""
 
 import numpy as np
 
@@ -7,11 +7,13 @@ from effaug import experiment as E
 from effaug.cnn import FeaturizerSpec
 from effaug.features import read_arrays, read_task, write_arrays
 from effaug.policies import parse_policy
+from effaug.provenance import check_inputs, h5_attrs
 from effaug.runtime import job
 
 # BLAS results depend on the thread count: pinned by the config, not by --cores
 with job(snakemake.log[0], snakemake.params.threads, snakemake.config["resources"]["kernels"]):
     w, p, inputs = snakemake.wildcards, snakemake.params, snakemake.input
+    record = check_inputs(snakemake.input, snakemake.params.provenance)
     policy, seed, budget = parse_policy(w.policy), int(w.seed), int(w.budget)
     settings = E.Settings(**p.settings)
     scores, _ = read_arrays(inputs.scores, ["model/theta"])
@@ -34,7 +36,8 @@ with job(snakemake.log[0], snakemake.params.threads, snakemake.config["resources
     if policy.update:
         svm_C = float(scores["svm/C"]) if "svm/C" in scores else None
         new_scores = E.rescore(w.score, model, features, rows, settings, svm_C)
-        write_arrays(snakemake.output.state, {"chosen": chosen, "scores": new_scores})
+        write_arrays(snakemake.output.state, {"chosen": chosen, "scores": new_scores}, h5_attrs(record))
     result.update(dataset=w.dataset, augmentation=w.augmentation, score=w.score, policy=w.policy,
                   seed=seed, budget=budget, featurizer_mode="retrain", **features.extra)
-    E.write_json(snakemake.output.result, E.name_points(result, task.train_names))
+    E.write_timings(snakemake.output.timings, [E.pop_timings(result)])  # wall-clock seconds: not in the result
+    E.write_json(snakemake.output.result, E.name_points(result, task.train_names), record)

