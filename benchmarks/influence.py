@@ -1,7 +1,7 @@
 """Benchmark 1 (and the influence part of benchmark 6): exact self-influence of an
 L2 logistic regression, effaug's closed form vs pyDVL vs the authors' loop.
 
-The quantity (METHOD.md, Scores): for x~ = [x; 1], p_i = sigmoid(theta . x~_i),
+The quantity (docs/method.md, "Scores"): for x~ = [x; 1], p_i = sigmoid(theta . x~_i),
 g_i = (p_i - y_i) x~_i and H = sum_i p_i (1 - p_i) x~_i x~_i^T + l2 diag(1, ..., 1, 0),
 the self-influence |I_i| = g_i^T H^-1 g_i of every training point.
 
