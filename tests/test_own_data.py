@@ -148,7 +148,8 @@ def test_select_writes_the_chosen_files_in_order(own_run):
         assert row["class"] == row["path"].split("/")[0]
     scores = [float(row["score"]) for row in rows]
     assert scores == sorted(scores, reverse=True)  # det-prop: highest influence first
-    order = (workdir / "results/shapes/flips/influence/det-prop/seed0/order.tsv").read_text().splitlines()[1:]
+    lines = (workdir / "results/shapes/flips/influence/det-prop/seed0/order.tsv").read_text().splitlines()
+    order = [line for line in lines if not line.startswith("#")][1:]  # the provenance line, then the header
     positions = [int(line.split("\t")[1]) for line in order[:len(rows)]]
     with __import__("h5py").File(workdir / "results" / "shapes" / "data.h5") as f:
         names = list(f["train/name"].asstr()[()])

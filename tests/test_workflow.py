@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import subprocess
 import sys
 from pathlib import Path
@@ -136,8 +137,6 @@ def test_lint_is_clean():
 
 
 def with_change(path: list, value):
-    import copy
-
     config = copy.deepcopy(TINY)
     node = config
     for key in path[:-1]:
@@ -185,10 +184,19 @@ def test_invalid_config_fails_before_any_job(tmp_path, path, value, message):
     assert not (tmp_path / "results").exists()
 
 
+def only(config: dict, dataset: str) -> dict:
+    """``config`` with one dataset, and budgets and summary fractions that fit its n_train (so that planning,
+    which checks those, passes and the task job checks the data)."""
+    config = copy.deepcopy(config)
+    config["datasets"] = {dataset: config["datasets"][dataset]}
+    config["experiment"].update(budgets=[1, 2], summary_fractions=[2 / config["datasets"][dataset]["n_train"]])
+    return config
+
+
 def task_failure(workdir: Path, config: dict, dataset: str = "tiny_idx") -> str:
-    """Run the task job of ``dataset``: it fails, leaves no data.h5, and its log says why."""
-    result = snakemake(workdir, "--cores", "1", f"results/{dataset}/data.h5", config=config)
-    assert result.returncode != 0
+    """Run the task job of ``dataset`` (alone in the config): it fails, leaves no data.h5, and its log says why."""
+    result = snakemake(workdir, "--cores", "1", f"results/{dataset}/data.h5", config=only(config, dataset))
+    assert result.returncode != 0, result.stderr[-2000:]
     assert not (workdir / f"results/{dataset}/data.h5").exists()
     return (workdir / f"results/logs/task/{dataset}.log").read_text()
 
