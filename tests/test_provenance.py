@@ -2,6 +2,7 @@
 
 import copy
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -187,8 +188,6 @@ def test_a_truncated_store_with_its_old_time_is_rebuilt(copied_run):
     path = copied_run / "results/tiny/data.h5"
     stat = path.stat()
     path.write_bytes(path.read_bytes()[: stat.st_size // 3])
-    import os
-
     os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # the time stamp restored
     text = dry_run(copied_run, SMALL)
     assert "effaug: results/tiny/data.h5: cannot read its provenance" in text

@@ -584,6 +584,11 @@ def cmd_slurm_status(args) -> int:
 # The parser
 
 
+def _config_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("config", nargs="?", default=None, metavar="CONFIG",
+                        help="the config file (default: the embedded MNIST demo, config/config.yaml)")
+
+
 def _workflow_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cores", type=int, default=None, metavar="N",
                         help="CPU cores for local jobs (default: all of them, unless --profile sets them)")
@@ -641,8 +646,7 @@ def build_parser() -> argparse.ArgumentParser:
                               description="Run the workflow through Snakemake's API. Options not listed here "
                                           "are passed to Snakemake (e.g. --keep-going, --rerun-incomplete, "
                                           "targets).")
-    run.add_argument("config", nargs="?", default=None, metavar="CONFIG",
-                     help="the config file (default: the embedded MNIST demo, config/config.yaml)")
+    _config_argument(run)
     run.add_argument("--dry-run", "-n", action="store_true", help="show the jobs, run nothing")
     _workflow_options(run)
     run.set_defaults(handler=cmd_run)
@@ -681,8 +685,7 @@ def build_parser() -> argparse.ArgumentParser:
                                 description="Read every file under results/ whole and compare every cached "
                                             "file's provenance record with the config. Lists the bad files "
                                             "(exit 1); with --fix removes them, so that the next run rebuilds them.")
-    check.add_argument("config", nargs="?", default=None, metavar="CONFIG",
-                       help="the config file (default: the embedded MNIST demo, config/config.yaml)")
+    _config_argument(check)
     check.add_argument("--directory", "-d", default=".", metavar="DIR",
                        help="the working directory holding results/ (default: the current one)")
     check.add_argument("--fix", action="store_true", help="remove the bad files (the next run rebuilds them)")

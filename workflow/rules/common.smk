@@ -360,10 +360,15 @@ SETTING_GROUPS = {
 }
 
 
+@functools.cache  # planning asks for them once per job (thousands of times)
+def experiment_settings():
+    return Settings.from_config(EXPERIMENT).__dict__
+
+
 def settings_for(group):
     """Only the experiment settings a job uses, so that changing one re-runs
-    only the jobs that depend on it."""
-    every = Settings.from_config(EXPERIMENT).__dict__
+    only the jobs that depend on it (a new dict: callers may extend it)."""
+    every = experiment_settings()
     return {key: every[key] for key in SETTING_GROUPS[group]}
 
 
