@@ -12,7 +12,6 @@ if not workflow.overwrite_configfiles:
     configfile: "config/config.yaml"
 
 
-
 validate(config, "workflow/schemas/config.schema.yaml")
 
 
@@ -25,11 +24,14 @@ include: "workflow/rules/retrain.smk"
 include: "workflow/rules/aggregate.smk"
 
 
+report: landing_page()
+
+
 localrules:
     all,
 
 
 rule all:
+    default_target: True
     input:
         final_outputs(),
-    default_target: True

@@ -293,7 +293,6 @@ def main() -> None:
              "on the poisoned test set (originals + all their augmented copies). CIFAR-10 uses a CPU-sized "
              "featurizer (ResNet20v2, 15 epochs, trained on the 10000 two-class training images that exist "
              "here) instead of the authors' ResNet56v2 trained on all 50000 images of 10 classes.", ""]
-    figures = []
     for dataset in present:
         lines += [f"## {FROZEN[dataset]} (`{dataset}`)", "", f"{COMMANDS[dataset]}.", "",
                   featurizer_line(results, dataset), "", "### Wall time per stage", "",

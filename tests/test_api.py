@@ -13,10 +13,11 @@ from effaug import experiment as E
 from effaug import policies as P
 from effaug.api import AugmentationSelector, NotFittedError, point_scores, select
 from effaug.features import FeatureSet
+from effaug.settings import Settings
 from tests.conftest import REPO
 
 N, D, COPIES = 200, 10, 3
-SETTINGS = E.Settings()
+SETTINGS = Settings()
 
 
 def blobs(n_classes=2, n=N, d=D, seed=0):
@@ -70,7 +71,7 @@ def test_scores_are_the_workflows_bit_for_bit(task, score):
 
 def test_scores_follow_the_model_settings(task):
     X, y, augmented, _, K, _, _ = task
-    settings = E.Settings(C=0.3, hessian_l2="model", hessian_structure="block_diagonal")
+    settings = Settings(C=0.3, hessian_l2="model", hessian_structure="block_diagonal")
     arrays = E.compute_scores(workflow_set(X, y, augmented, K), settings, svm=False)
     got = point_scores(X, y, "influence", C=0.3, hessian_l2="model", hessian_structure="block_diagonal")
     np.testing.assert_array_equal(got, arrays["influence"])
@@ -144,7 +145,7 @@ def test_kdpp_is_the_workflows_draw(name):
     arrays = E.compute_scores(workflow_set(X, y, augmented, 3), SETTINGS, svm=False)
     policy = P.parse_policy(name)
     quality = arrays["loss"] if policy.uses_score else None
-    eigenvalues, eigenvectors = np.linalg.eigh(P.kdpp_kernel(X, quality, SETTINGS.kdpp_epsilon))
+    eigenvalues, eigenvectors = np.linalg.eigh(P.kdpp_kernel(X, quality, AugmentationSelector().kdpp_epsilon))
     selector = AugmentationSelector("loss", name, seed=4).fit(X, y)
     for budget in (1, 17, 150):
         expected = E.kdpp_choice(policy, eigenvalues, eigenvectors, budget, 4)
@@ -243,7 +244,7 @@ def test_invalid_inputs_name_the_argument():
         (dict(augmented=augmented, augmented_source=source + 1), "outside 0..199"),
         (dict(augmented=augmented, augmented_source=source.astype(float)), "integer point indices"),
         (dict(C=0), "C must be a number > 0"),
-        (dict(hessian_l2="tiny"), "hessian_l2 must be 'paper', 'model' or a number"),
+        (dict(hessian_l2="tiny"), "hessian_l2 must be 'code', 'model' or a number"),
         (dict(hessian_structure="diagonal"), "hessian_structure"),
         (dict(solver="sgd"), "solver"),
         (dict(seed=-1), "seed must be an int"),

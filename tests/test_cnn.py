@@ -75,6 +75,13 @@ def test_resnet_v2_bottleneck_is_256_wide(shape):
     assert len(convs) == 1 + 3 * 3 + 3  # stem + blocks + projection shortcuts
 
 
+@pytest.mark.parametrize("architecture", cnn.ARCHITECTURES)
+def test_feature_dims_are_the_built_bottleneck_widths(architecture):
+    spec = cnn.FeaturizerSpec(architecture=architecture, depth=11, threads=THREADS)
+    model = cnn.build(spec, (32, 32, 1), 2)
+    assert model.get_layer("bottleneck").output.shape[-1] == cnn.FEATURE_DIMS[architecture]
+
+
 def test_resnet_v2_deeper_has_more_blocks():
     spec = cnn.FeaturizerSpec(architecture="resnet_v2", depth=20, threads=THREADS)
     model = cnn.build(spec, (32, 32, 3), 10)

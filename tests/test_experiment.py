@@ -8,7 +8,9 @@ import pytest
 from effaug import experiment as E
 from effaug import metrics as M
 from effaug import policies as P
+from effaug import results_io as R
 from effaug.features import FeatureSet
+from effaug.settings import Settings
 
 
 def feature_set(n=60, k=3, m=40, d=4, seed=0):
@@ -32,7 +34,7 @@ def feature_set(n=60, k=3, m=40, d=4, seed=0):
     )
 
 
-SETTINGS = E.Settings()
+SETTINGS = Settings()
 
 
 def test_training_set_appends_the_chosen_copies_with_down_weights():
@@ -89,11 +91,11 @@ def test_update_rescoring_changes_the_scores_and_skips_chosen_points():
 
 def test_order_file_roundtrip(tmp_path):
     order = np.array([3, 0, 2, 1])
-    E.write_order(tmp_path / "order.tsv", order, np.array([0.1, 0.2, 0.3, 0.4]))
-    np.testing.assert_array_equal(E.read_order(tmp_path / "order.tsv"), order)
+    R.write_order(tmp_path / "order.tsv", order, np.array([0.1, 0.2, 0.3, 0.4]))
+    np.testing.assert_array_equal(R.read_order(tmp_path / "order.tsv"), order)
     (tmp_path / "bad.tsv").write_text("nope\n")
     with pytest.raises(ValueError, match="bad.tsv: not an order file"):
-        E.read_order(tmp_path / "bad.tsv")
+        R.read_order(tmp_path / "bad.tsv")
 
 
 def test_curve_auc_is_the_trapezoid_rule():
@@ -153,7 +155,8 @@ def test_frozen_budget_jobs_import_neither_tensorflow_nor_sklearn():
 
     from tests.conftest import REPO
 
-    code = ("import sys; from effaug import experiment, features, policies, runtime, scores; "
+    code = ("import sys; from effaug import experiment, features, policies, results_io, runtime, scores, settings, "
+            "stores, task; "
             "heavy = [m for m in ('tensorflow', 'keras', 'sklearn', 'imgaug') if m in sys.modules]; "
             "print(heavy); sys.exit(1 if heavy else 0)")
     result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True)
@@ -194,12 +197,12 @@ def test_frozen_curve_equals_one_run_budget_per_budget(name):
 def test_order_and_budget_results_name_files(tmp_path):
     order = np.array([2, 0, 1])
     names = ("a/0.png", "a/1.png", "b/0.png")
-    E.write_order(tmp_path / "order.tsv", order, None, names)
+    R.write_order(tmp_path / "order.tsv", order, None, names)
     lines = (tmp_path / "order.tsv").read_text().splitlines()
     assert lines[0] == "rank\tpoint\tscore\tpath" and lines[1] == "0\t2\t\tb/0.png"
-    np.testing.assert_array_equal(E.read_order(tmp_path / "order.tsv"), order)
-    assert E.name_points({"points": [2, 1]}, names)["paths"] == ["b/0.png", "a/1.png"]
-    assert "paths" not in E.name_points({"points": [2, 1]}, None)
+    np.testing.assert_array_equal(R.read_order(tmp_path / "order.tsv"), order)
+    assert R.name_points({"points": [2, 1]}, names)["paths"] == ["b/0.png", "a/1.png"]
+    assert "paths" not in R.name_points({"points": [2, 1]}, None)
 
 
 def test_timings_leave_the_budget_result(tmp_path):
@@ -207,9 +210,9 @@ def test_timings_leave_the_budget_result(tmp_path):
     result, _, _ = E.run_budget(E.frozen_features(fs, np.arange(3)), np.arange(3), P.parse_policy("det-prop"),
                                 SETTINGS)
     result.update(budget=3, cnn_seconds=1.5)
-    timing = E.pop_timings(result)
-    assert not set(E.TIMINGS) & set(result) and result["budget"] == 3
+    timing = R.pop_timings(result)
+    assert not set(R.TIMINGS) & set(result) and result["budget"] == 3
     assert list(timing) == ["budget", "rows", "fit_seconds", "cnn_seconds"] and timing["rows"] == result["rows"]
-    E.write_timings(tmp_path / "timings.tsv", [timing, {**timing, "budget": 4}])
+    R.write_timings(tmp_path / "timings.tsv", [timing, {**timing, "budget": 4}])
     table = pd.read_csv(tmp_path / "timings.tsv", sep="\t", float_precision="round_trip")
     assert list(table["budget"]) == [3, 4] and table["fit_seconds"].iloc[0] == timing["fit_seconds"] > 0

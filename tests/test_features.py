@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from effaug import augment, cnn
-from effaug import datasets as ds
 from effaug import features as F
+from effaug import task as T
 from tests.conftest import REPO, pattern_images, write_mnist_idx
 
 THREADS = 2
@@ -16,7 +16,7 @@ THREADS = 2
 def task_and_model(tmp_path_factory):
     directory = tmp_path_factory.mktemp("mnist")
     write_mnist_idx(directory, n_train=60, n_test=30)
-    task = ds.make_task("mnist_idx", directory, [3, 8], 10)
+    task = T.make_task("mnist_idx", directory, [3, 8], 10)
     labels = np.arange(32) % 2
     spec = cnn.FeaturizerSpec(architecture="lenet", epochs=1, batch_size=16, threads=THREADS)
     model, _ = cnn.train(pattern_images(labels, 28, 1, seed=2), labels, spec)
@@ -25,13 +25,13 @@ def task_and_model(tmp_path_factory):
 
 def test_data_h5_roundtrip(tmp_path, task_and_model):
     task, _ = task_and_model
-    F.write_task(tmp_path / "data.h5", task, {"dataset": "tiny", "source": "mnist_idx"})
-    back = F.read_task(tmp_path / "data.h5")
+    T.write_task(tmp_path / "task.h5", task, {"dataset": "tiny", "source": "mnist_idx"})
+    back = T.read_task(tmp_path / "task.h5")
     for name in ("train_images", "train_labels", "train_index", "test_images", "test_labels", "test_index"):
         np.testing.assert_array_equal(getattr(back, name), getattr(task, name))
     assert back.class_names == ("3", "8") and back.classes == (3, 8)
-    with h5py.File(tmp_path / "data.h5") as f:
-        assert set(F.DATA_LAYOUT) <= {f"{g}/{d}" for g in f for d in f[g]}
+    with h5py.File(tmp_path / "task.h5") as f:
+        assert set(T.TASK_LAYOUT) <= {f"{g}/{d}" for g in f for d in f[g]}
         assert f["train/images"].dtype == np.uint8 and f.attrs["source"] == "mnist_idx"
 
 
@@ -95,11 +95,11 @@ def test_failed_write_leaves_no_file(tmp_path, task_and_model):
     task, _ = task_and_model
     broken = F.Task(**{**task.__dict__, "train_labels": None})
     with pytest.raises(Exception):
-        F.write_task(tmp_path / "data.h5", broken, {})
+        T.write_task(tmp_path / "task.h5", broken, {})
     assert list(tmp_path.iterdir()) == []
 
 
 def test_layout_is_documented():
     doc = (REPO / "docs" / "hdf5-layout.md").read_text()
-    for name in [*F.DATA_LAYOUT, *F.FEATURES_LAYOUT]:
+    for name in [*T.TASK_LAYOUT, *F.FEATURES_LAYOUT]:
         assert f"`{name}`" in doc, name

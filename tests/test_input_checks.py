@@ -18,6 +18,7 @@ import yaml
 from effaug import cli
 from effaug import datasets as ds
 from effaug import scores as S
+from effaug import task as T
 from tests.conftest import REPO, idx_bytes, norb_bytes, write_cifar10, write_mnist_idx, write_smallnorb
 from tests.test_sources import write_h5, write_npz
 from tests.test_workflow import workflow_env
@@ -47,7 +48,7 @@ def test_idx_label_file_with_two_dimensions_names_the_file(tmp_path):
     write_train_labels(tmp_path, np.zeros((40, 2), np.uint8))
     message = r"train-labels-idx1-ubyte: .*shape \(40, 2\); labels must be 1-D"
     for call in (lambda: ds.load("mnist_idx", tmp_path), lambda: ds.read_labels("mnist_idx", tmp_path),
-                 lambda: ds.make_task("mnist_idx", tmp_path, [3, 8], 4)):
+                 lambda: T.make_task("mnist_idx", tmp_path, [3, 8], 4)):
         with pytest.raises(ds.DatasetError, match=message):
             call()
 
@@ -63,7 +64,7 @@ def test_idx_label_outside_the_classes_names_file_value_and_range(tmp_path):
     write_train_labels(tmp_path, labels)
     message = r"train-labels-idx1-ubyte: .*label 12 .*allowed range 0\.\.9"
     for call in (lambda: ds.load("mnist_idx", tmp_path), lambda: ds.read_labels("mnist_idx", tmp_path),
-                 lambda: ds.make_task("mnist_idx", tmp_path, "all", 40)):
+                 lambda: T.make_task("mnist_idx", tmp_path, "all", 40)):
         with pytest.raises(ds.DatasetError, match=message):
             call()
 
@@ -92,7 +93,7 @@ def test_array_label_outside_the_class_names(tmp_path, suffix):
     y_train = np.array([0, 1, 2, 0, 1, 5, 0, 1, 2, 0, 1, 2])
     write = write_npz if suffix == ".npz" else write_h5
     write(path, y_train=y_train, class_names=np.array(["cat", "dog", "emu"]))
-    for call in (lambda: ds.load("arrays", path), lambda: ds.make_task("arrays", path, "all", 6)):
+    for call in (lambda: ds.load("arrays", path), lambda: T.make_task("arrays", path, "all", 6)):
         with pytest.raises(ds.DatasetError, match=rf"d{suffix}: y_train holds label 5 .*labels 0\.\.2"):
             call()
 
@@ -112,8 +113,8 @@ def test_single_class_subset_names_n_train_and_train_subset(tmp_path):
     one_class_first(tmp_path)
     with pytest.raises(ds.DatasetError, match=r"n_train=6 with train_subset: first takes training images of "
                                               r"class '3' only.*use train_subset: stratified"):
-        ds.make_task("mnist_idx", tmp_path, [3, 8], 6, "first")
-    task = ds.make_task("mnist_idx", tmp_path, [3, 8], 6, "stratified")
+        T.make_task("mnist_idx", tmp_path, [3, 8], 6, "first")
+    task = T.make_task("mnist_idx", tmp_path, [3, 8], 6, "stratified")
     assert np.bincount(task.train_labels).tolist() == [3, 3]
 
 
@@ -121,14 +122,14 @@ def test_n_train_above_the_available_images_is_named(tmp_path):
     one_class_first(tmp_path)  # 13 threes and 3 eights
     with pytest.raises(ds.DatasetError, match=r"n_train=17 but only 16 training images of classes '3', '8' "
                                               r"exist in the data; lower n_train to 16"):
-        ds.make_task("mnist_idx", tmp_path, [3, 8], 17, "random")
+        T.make_task("mnist_idx", tmp_path, [3, 8], 17, "random")
 
 
 def test_class_without_training_images_is_named(tmp_path):
     write_mnist_idx(tmp_path, n_train=40, n_test=20)
     write_train_labels(tmp_path, np.where(np.arange(40) % 10 == 5, 4, np.arange(40) % 10).astype(np.uint8))
     with pytest.raises(ds.DatasetError, match=r"class\(es\) '5' have no train image in the data; drop them"):
-        ds.make_task("mnist_idx", tmp_path, [3, 5], 4)
+        T.make_task("mnist_idx", tmp_path, [3, 5], 4)
 
 
 # --------------------------------------------------------------------------
@@ -241,9 +242,9 @@ def test_split_configfiles():
 
 @pytest.mark.parametrize("value", ["tiny", -1, float("nan"), True, None])
 def test_hessian_l2_error_lists_the_allowed_values(value):
-    from effaug.experiment import Settings
+    from effaug.settings import Settings
 
-    message = r"hessian_l2 must be 'paper', 'model' or a number >= 0, got .*; allowed values: paper .* model .*number"
+    message = r"hessian_l2 must be 'code', 'model' or a number >= 0, got .*; allowed values: code .* model .*number"
     with pytest.raises(S.ScoreError, match=message):
         S.hessian_l2(value, 1.0)
     with pytest.raises(S.ScoreError, match=message):

@@ -47,7 +47,7 @@ def three_run(tmp_path_factory):
 
 
 def test_three_class_task_and_features(three_run):
-    with h5py.File(three_run / "results/three/data.h5") as f:
+    with h5py.File(three_run / "results/three/task.h5") as f:
         assert json.loads(f.attrs["class_names"]) == ["1", "7", "3"]
         assert np.bincount(f["train/labels"][()]).tolist() == [10, 10, 10]  # stratified
         assert set(f["test/labels"][()]) == {0, 1, 2}

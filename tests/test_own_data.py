@@ -120,7 +120,7 @@ def test_run_builds_features_from_the_users_model_and_custom_augmentation(own_ru
     workdir, written, _, run = own_run
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     assert not (workdir / "results" / "shapes" / "featurizer.keras").exists()  # no training step
-    with h5py.File(workdir / "results" / "shapes" / "data.h5") as f:
+    with h5py.File(workdir / "results" / "shapes" / "task.h5") as f:
         names = list(f["train/name"].asstr()[()])
         assert f["train/images"].shape[1:] == (16, 16, 3)
     every = {name for files in written.values() for name in files}
@@ -151,7 +151,7 @@ def test_select_writes_the_chosen_files_in_order(own_run):
     lines = (workdir / "results/shapes/flips/influence/det-prop/seed0/order.tsv").read_text().splitlines()
     order = [line for line in lines if not line.startswith("#")][1:]  # the provenance line, then the header
     positions = [int(line.split("\t")[1]) for line in order[:len(rows)]]
-    with __import__("h5py").File(workdir / "results" / "shapes" / "data.h5") as f:
+    with __import__("h5py").File(workdir / "results" / "shapes" / "task.h5") as f:
         names = list(f["train/name"].asstr()[()])
     assert [names[p] for p in positions] == [row["path"] for row in rows]
     assert [line.split("\t")[3] for line in order[:len(rows)]] == [row["path"] for row in rows]
@@ -233,12 +233,12 @@ def test_a_corrupt_image_fails_the_task_naming_the_file(tmp_path):
     folder = small_folder(tmp_path / "imgs")
     assert effaug(tmp_path, "init", "--images", str(folder), "--out", "c.yaml").returncode == 0
     (folder / "b" / "2.png").write_bytes(b"\x89PNG\r\n\x1a\n truncated")
-    result = effaug(tmp_path, "run", "c.yaml", "--cores", "1", "results/imgs/data.h5")
+    result = effaug(tmp_path, "run", "c.yaml", "--cores", "1", "results/imgs/task.h5")
     assert result.returncode == 1
     log = (tmp_path / "results" / "logs" / "task" / "imgs.log").read_text()
     assert "b/2.png: not a readable image (corrupt or truncated)" in log
     assert "the workflow failed" in result.stderr.splitlines()[-1]
-    assert not (tmp_path / "results" / "imgs" / "data.h5").exists()
+    assert not (tmp_path / "results" / "imgs" / "task.h5").exists()
 
 
 def test_arrays_init_and_bad_arrays(tmp_path):

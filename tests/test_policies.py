@@ -22,6 +22,13 @@ def test_the_twelve_configurations_parse_with_their_labels():
             P.parse_policy(bad)
 
 
+def test_a_scored_kdpps_label_names_the_score_it_runs_under():
+    scored, plain = P.parse_policy("kdpp-influence"), P.parse_policy("kdpp-bottleneck")
+    assert scored.label_for("influence") == "k-DPP (influence)" and scored.label_for("loss") == "k-DPP (loss)"
+    assert plain.label_for("loss") == plain.label == "k-DPP"
+    assert P.parse_policy("rand-prop").label_for("loss") == "Rand Prop"  # the table's own score names it
+
+
 def test_orders_are_permutations_and_seeded():
     scores = np.random.default_rng(0).exponential(size=50)
     for name in ("baseline", "rand-prop", "rand-inverse-prop", "det-prop", "det-inverse-prop"):
@@ -171,11 +178,12 @@ def test_kdpp_handles_every_k_up_to_n_and_prefers_diverse_sets():
 
 def test_a_policy_refuses_to_order_by_an_undefined_score_and_names_it():
     from effaug import experiment as E
+    from effaug.settings import Settings
 
     scores = np.array([1.0, np.nan, 2.0, 3.0])
     features = np.zeros((4, 2))
     for name in ("det-prop", "rand-prop", "rand-inverse-prop"):
         with pytest.raises(P.PolicyError, match=r"score 'newton_loo' is NaN or infinite for 1 of 4 points.*hessian_l2"):
-            E.static_order(P.parse_policy(name), scores, features, 0, E.Settings(), "newton_loo")
+            E.static_order(P.parse_policy(name), scores, features, 0, Settings(), "newton_loo")
     with pytest.raises(P.PolicyError, match="score 'loss' is NaN or infinite for 1 of 4"):
         E.update_choice(P.parse_policy("det-prop-update"), scores, np.empty(0, np.int64), 2, 0, "loss")

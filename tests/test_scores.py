@@ -68,7 +68,7 @@ def direct_influence(model, X, y, H):
     return np.abs(np.array(out))
 
 
-@pytest.mark.parametrize("l2", ["paper", "model"])
+@pytest.mark.parametrize("l2", ["code", "model"])
 def test_closed_form_influence_equals_the_per_point_computation(l2):
     X, y = problem(n=80, d=6)
     model = S.fit_logistic(X, y, C=1.0)

@@ -1,5 +1,5 @@
 """The user's own data: image_folder (real PNG/JPEG/BMP/TIFF files) and arrays
-(.npz, .h5), the registry, and point names through data.h5."""
+(.npz, .h5), the registry, and point names through task.h5."""
 
 import logging
 import os
@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from effaug import datasets as ds
-from effaug import features as F
+from effaug import task as T
 
 RGB = (200, 100, 50)
 GRAY_OF_RGB = 124  # cv2.COLOR_RGB2GRAY: 0.299*200 + 0.587*100 + 0.114*50 = 124.2
@@ -206,26 +206,26 @@ def test_classes_of_a_folder_come_from_its_data(split_folder):
 
 
 def test_point_names_round_trip_through_data_h5(tmp_path, split_folder):
-    task = ds.make_task("image_folder", split_folder, ["emu", "cat"], 6, "stratified", seed=1,
+    task = T.make_task("image_folder", split_folder, ["emu", "cat"], 6, "stratified", seed=1,
                         options={"channels": 1, "image_size": [4, 4]})
     assert task.class_names == ("emu", "cat") and task.train_images.shape == (6, 4, 4, 1)
     assert all(n.startswith(("train/emu/", "train/cat/")) for n in task.train_names)
     assert task.test_names == ("test/cat/000.png", "test/cat/001.png", "test/cat/zz.JPG",
                                "test/emu/000.png", "test/emu/001.png", "test/emu/zz.JPG")
-    F.write_task(tmp_path / "a.h5", task, {"dataset": "pets", "source": "image_folder"})
-    F.write_task(tmp_path / "b.h5", task, {"dataset": "pets", "source": "image_folder"})
+    T.write_task(tmp_path / "a.h5", task, {"dataset": "pets", "source": "image_folder"})
+    T.write_task(tmp_path / "b.h5", task, {"dataset": "pets", "source": "image_folder"})
     assert (tmp_path / "a.h5").read_bytes() == (tmp_path / "b.h5").read_bytes()
-    back = F.read_task(tmp_path / "a.h5")
+    back = T.read_task(tmp_path / "a.h5")
     assert back.train_names == task.train_names and back.test_names == task.test_names
     np.testing.assert_array_equal(back.train_images, task.train_images)
     with h5py.File(tmp_path / "a.h5") as f:
         assert h5py.check_string_dtype(f["train/name"].dtype).encoding == "utf-8"
-    plain = ds.cut_task(ds.load("arrays", write_npz(tmp_path / "d.npz")), (0, 1), 4)
-    F.write_task(tmp_path / "plain.h5", plain, {"source": "arrays"})
-    back = F.read_task(tmp_path / "plain.h5")
+    plain = T.cut_task(ds.load("arrays", write_npz(tmp_path / "d.npz")), (0, 1), 4)
+    T.write_task(tmp_path / "plain.h5", plain, {"source": "arrays"})
+    back = T.read_task(tmp_path / "plain.h5")
     assert back.train_names is None and back.test_names is None
     with h5py.File(tmp_path / "plain.h5") as f:
-        assert not set(F.DATA_OPTIONAL_LAYOUT) & {f"{g}/{d}" for g in f for d in f[g]}
+        assert not set(T.TASK_OPTIONAL_LAYOUT) & {f"{g}/{d}" for g in f for d in f[g]}
 
 
 # --------------------------------------------------------------------------
@@ -286,7 +286,7 @@ def test_h5_with_class_names(tmp_path, names_as):
     assert raw.class_names == ("cat", "dog", "emu", "owl") and raw.train_images.shape == (12, 5, 4, 3)
     np.testing.assert_array_equal(raw.train_images, rgb)
     assert ds.class_names("arrays", path) == raw.class_names
-    task = ds.make_task("arrays", path, ["dog", "cat"], 8)
+    task = T.make_task("arrays", path, ["dog", "cat"], 8)
     assert task.class_names == ("dog", "cat") and np.bincount(task.train_labels).tolist() == [4, 4]
 
 

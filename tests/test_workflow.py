@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from effaug import datasets as ds
+from effaug import task as T
 from tests.conftest import REPO, write_mnist_idx
 from tests.test_datasets import http_server  # noqa: F401  (fixture)
 
@@ -99,13 +100,13 @@ def test_tiny_run_builds_every_feature_file(tiny_run):
     }
 
 
-def test_tiny_run_data_h5(tiny_run):
-    with h5py.File(tiny_run / "results/tiny_idx/data.h5") as f:
+def test_tiny_run_task_h5(tiny_run):
+    with h5py.File(tiny_run / "results/tiny_idx/task.h5") as f:
         assert f.attrs["source"] == "mnist_idx" and f.attrs["train_subset"] == "random"
         index = f["train/index"][()]
         labels = f["train/labels"][()]
     raw = ds.load("mnist_idx", tiny_run / "data" / "mnist")
-    expected = ds.select_train(raw.train_labels, (8, 3), 20, "random", 7)
+    expected = T.select_train(raw.train_labels, (8, 3), 20, "random", 7)
     np.testing.assert_array_equal(index, expected)
     np.testing.assert_array_equal(labels, raw.train_labels[expected] == 3)
 
@@ -194,10 +195,10 @@ def only(config: dict, dataset: str) -> dict:
 
 
 def task_failure(workdir: Path, config: dict, dataset: str = "tiny_idx") -> str:
-    """Run the task job of ``dataset`` (alone in the config): it fails, leaves no data.h5, and its log says why."""
-    result = snakemake(workdir, "--cores", "1", f"results/{dataset}/data.h5", config=only(config, dataset))
+    """Run the task job of ``dataset`` (alone in the config): it fails, leaves no task.h5, and its log says why."""
+    result = snakemake(workdir, "--cores", "1", f"results/{dataset}/task.h5", config=only(config, dataset))
     assert result.returncode != 0, result.stderr[-2000:]
-    assert not (workdir / f"results/{dataset}/data.h5").exists()
+    assert not (workdir / f"results/{dataset}/task.h5").exists()
     return (workdir / f"results/logs/task/{dataset}.log").read_text()
 
 
@@ -250,11 +251,11 @@ def test_corrupt_images_fail_the_job_and_leave_no_output(tmp_path):
     write_mnist_idx(tmp_path / "data" / "mnist", n_train=N_FIXTURE_TRAIN, n_test=40)
     images = tmp_path / "data/mnist/t10k-images-idx3-ubyte.gz"
     images.write_bytes(images.read_bytes()[:50])
-    result = snakemake(tmp_path, "--cores", "1", "results/tiny_idx/data.h5", config=TINY)
+    result = snakemake(tmp_path, "--cores", "1", "results/tiny_idx/task.h5", config=TINY)
     assert result.returncode != 0
     log = (tmp_path / "results/logs/task/tiny_idx.log").read_text()
     assert "t10k-images-idx3-ubyte.gz: cannot read" in log
-    assert not (tmp_path / "results/tiny_idx/data.h5").exists()
+    assert not (tmp_path / "results/tiny_idx/task.h5").exists()
     leftovers = list((tmp_path / "results/tiny_idx").glob("*")) if (tmp_path / "results/tiny_idx").exists() else []
     assert leftovers == []
 
@@ -305,10 +306,14 @@ def test_tiny_run_tables_figures_and_report(tiny_run):
     assert (auc["auc_mean"] <= 10).all()
     summary = pd.read_csv(tiny_run / "results/tiny_idx/summary.csv")
     assert list(summary["augmentation"]) == ["rotate"] and "best_0.25_policy" in summary
-    for name in ("accuracy_loss", "accuracy_influence", "score_histograms", "before_after", "extremes_loss"):
+    for name in ("crop/figures/accuracy_loss", "crop/figures/accuracy_influence", "crop/figures/before_after",
+                 "figures/score_histograms", "figures/extremes_loss"):  # the last two once per dataset
         for suffix in ("png", "pdf"):
-            assert (tiny_run / f"results/tiny_mlx/crop/figures/{name}.{suffix}").stat().st_size > 1000
+            assert (tiny_run / f"results/tiny_mlx/{name}.{suffix}").stat().st_size > 1000
+    assert not list((tiny_run / "results/tiny_mlx").glob("*/figures/score_histograms.png"))
     assert (tiny_run / "results/tiny_idx/figures/epoch_time.png").is_file()
+    timings = pd.read_csv(tiny_run / "results/tiny_idx/rotate/epoch_time.tsv", sep="\t")
+    assert (timings["repeats"] == 3).all() and (timings["seconds_per_epoch_sd"] >= 0).all()
     result = snakemake(tiny_run, "--report", str(tiny_run / "report.html"))
     assert result.returncode == 0, result.stderr[-2000:]
     assert (tiny_run / "report.html").stat().st_size > 10000

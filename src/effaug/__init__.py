@@ -23,10 +23,10 @@ def __getattr__(name):
         from effaug import api
 
         return getattr(api, name)
-    if name == "scores":  # the callable scores module
-        import importlib
+    if name == "scores":  # the scores module, made callable by the API
+        from effaug import api
 
-        return importlib.import_module("effaug.scores")
+        return api.S
     if name == "__version__":
         from importlib.metadata import PackageNotFoundError, version
 

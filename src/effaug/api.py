@@ -21,14 +21,17 @@ from __future__ import annotations
 
 import dataclasses
 import numbers
+import types
 from collections.abc import Sequence
 
 import numpy as np
 
 from effaug import experiment as E
 from effaug import policies as P
-from effaug.datasets import label_dtype
+from effaug import scores as S
 from effaug.features import FeatureSet
+from effaug.settings import Settings, hessian_l2_value
+from effaug.task import label_dtype
 
 __all__ = ["SCORES", "POLICY_NAMES", "POLICY_PATTERNS", "AugmentationSelector", "NotFittedError",
            "select", "point_scores"]
@@ -196,10 +199,11 @@ def _check_score(name) -> str:
     return name
 
 
-def _settings(params: dict) -> E.Settings:
+def _settings(params: dict) -> Settings:
     """The workflow's Settings from the selector's parameters, with the
     schema's checks (workflow/schemas/config.schema.yaml)."""
-    s = E.Settings(**{f.name: params[f.name] for f in dataclasses.fields(E.Settings)})
+    values = {f.name: params[f.name] for f in dataclasses.fields(Settings)}
+    s = Settings(**{**values, "hessian_l2": hessian_l2_value(values["hessian_l2"])})
     if not (isinstance(s.C, numbers.Real) and s.C > 0):
         raise ValueError(f"C must be a number > 0, got {s.C!r}")
     if s.solver not in ("newton", "lbfgs"):
@@ -208,24 +212,28 @@ def _settings(params: dict) -> E.Settings:
         raise ValueError(f"tol must be a number > 0, got {s.tol!r}")
     if not (isinstance(s.max_iter, numbers.Integral) and s.max_iter >= 1):
         raise ValueError(f"max_iter must be an int >= 1, got {s.max_iter!r}")
-    if s.hessian_l2 not in ("paper", "model"):
+    if s.hessian_l2 not in ("code", "model"):
         try:
             ok = float(s.hessian_l2) >= 0
         except (TypeError, ValueError):
             ok = False
         if not ok:
-            raise ValueError(f"hessian_l2 must be 'paper', 'model' or a number >= 0, got {s.hessian_l2!r}")
+            raise ValueError(f"hessian_l2 must be 'code', 'model' or a number >= 0, got {s.hessian_l2!r}")
     if s.hessian_structure not in ("full", "block_diagonal"):
         raise ValueError(f"hessian_structure must be 'full' or 'block_diagonal', got {s.hessian_structure!r}")
     if len(s.svm_C_grid) == 0 or any(not c > 0 for c in s.svm_C_grid):
         raise ValueError(f"svm_C_grid must hold one or more numbers > 0, got {s.svm_C_grid!r}")
     if not (isinstance(s.svm_folds, numbers.Integral) and s.svm_folds >= 2):
         raise ValueError(f"svm_folds must be an int >= 2, got {s.svm_folds!r}")
-    if not (isinstance(s.kdpp_epsilon, numbers.Real) and s.kdpp_epsilon > 0):
-        raise ValueError(f"kdpp_epsilon must be a number > 0, got {s.kdpp_epsilon!r}")
-    if not (isinstance(s.kmeans_n_init, numbers.Integral) and s.kmeans_n_init >= 1):
-        raise ValueError(f"kmeans_n_init must be an int >= 1, got {s.kmeans_n_init!r}")
+    if not (isinstance(s.clustered_n_init, numbers.Integral) and s.clustered_n_init >= 1):
+        raise ValueError(f"clustered_n_init must be an int >= 1, got {s.clustered_n_init!r}")
     return s
+
+
+def _check_kdpp_epsilon(epsilon) -> float:
+    if not (isinstance(epsilon, numbers.Real) and epsilon > 0):
+        raise ValueError(f"kdpp_epsilon must be a number > 0, got {epsilon!r}")
+    return float(epsilon)
 
 
 def _feature_set(X: np.ndarray, y: np.ndarray, n_classes: int, augmented: np.ndarray | None, k: int) -> FeatureSet:
@@ -281,9 +289,10 @@ class AugmentationSelector:
         Seed of the random policies (the workflow's ``seed`` wildcard).
     C : float, default 1.0
         Inverse L2 strength of the logistic regression (bias unpenalised).
-    hessian_l2 : "paper", "model" or float >= 0, default "paper"
-        The Hessian's L2 term in ``influence``/``newton_loo``: ``paper``
-        (2e-10, the authors' code), ``model`` (1/C) or a number.
+    hessian_l2 : "code", "model" or float >= 0, default "code"
+        The Hessian's L2 term in ``influence``/``newton_loo``: ``code``
+        (2e-10, the authors' code), ``model`` (1/C) or a number (``paper``:
+        a deprecated name of ``code``).
     hessian_structure : "full" or "block_diagonal", default "full"
         Three or more classes: the exact Hessian, or its per-class blocks.
     hessian_sample_weights : bool, default False
@@ -298,8 +307,8 @@ class AugmentationSelector:
         The linear SVM of ``svm_margin``: C by stratified k-fold CV.
     kdpp_epsilon : float, default 1e-3
         Ridge of the k-DPP kernel ``diag(q) F F^T diag(q) + eps I``.
-    kmeans_n_init : int, default 10
-    kmeans_seed : int, default 0
+    clustered_n_init : int, default 10
+    clustered_seed : int, default 0
         k-means of the clustered policies.
     update_budgets : None, int or sequence, default None
         Update policies: the budgets after which the model is refit on the
@@ -344,10 +353,10 @@ class AugmentationSelector:
     """
 
     def __init__(self, score: str = "influence", policy: str = "rand-prop", seed: int = 0, C: float = 1.0, *,
-                 hessian_l2: str | float = "paper", hessian_structure: str = "full",
+                 hessian_l2: str | float = "code", hessian_structure: str = "full",
                  hessian_sample_weights: bool = False, solver: str = "newton", tol: float = 1e-10,
                  max_iter: int = 100, svm_C_grid: Sequence[float] = (0.01, 0.1, 1.0, 10.0, 100.0),
-                 svm_folds: int = 4, kdpp_epsilon: float = 1e-3, kmeans_n_init: int = 10, kmeans_seed: int = 0,
+                 svm_folds: int = 4, kdpp_epsilon: float = 1e-3, clustered_n_init: int = 10, clustered_seed: int = 0,
                  update_budgets: int | Sequence | None = None):
         self.score = score
         self.policy = policy
@@ -362,13 +371,13 @@ class AugmentationSelector:
         self.svm_C_grid = svm_C_grid
         self.svm_folds = svm_folds
         self.kdpp_epsilon = kdpp_epsilon
-        self.kmeans_n_init = kmeans_n_init
-        self.kmeans_seed = kmeans_seed
+        self.clustered_n_init = clustered_n_init
+        self.clustered_seed = clustered_seed
         self.update_budgets = update_budgets
 
     _PARAMS = ("score", "policy", "seed", "C", "hessian_l2", "hessian_structure", "hessian_sample_weights",
-               "solver", "tol", "max_iter", "svm_C_grid", "svm_folds", "kdpp_epsilon", "kmeans_n_init",
-               "kmeans_seed", "update_budgets")
+               "solver", "tol", "max_iter", "svm_C_grid", "svm_folds", "kdpp_epsilon", "clustered_n_init",
+               "clustered_seed", "update_budgets")
 
     def get_params(self, deep: bool = True) -> dict:
         """The constructor's parameters (scikit-learn convention)."""
@@ -415,7 +424,7 @@ class AugmentationSelector:
                                          settings, score)
         elif policy.kind == "kdpp":  # as workflow/scripts/kdpp_kernel.py
             quality = P.check_finite(self.scores_, score) if policy.uses_score else None
-            eigenvalues, eigenvectors = np.linalg.eigh(P.kdpp_kernel(X, quality, settings.kdpp_epsilon))
+            eigenvalues, eigenvectors = np.linalg.eigh(P.kdpp_kernel(X, quality, self._kdpp_epsilon))
             self._kernel = {"eigenvalues": eigenvalues, "eigenvectors": eigenvectors}
         self._fs = fs  # fitted
         return self
@@ -427,6 +436,7 @@ class AugmentationSelector:
         policy = _parse_policy(self.policy)
         score = _check_score(self.score)
         settings = _settings(self.get_params())
+        kdpp_epsilon = _check_kdpp_epsilon(self.kdpp_epsilon)
         if not isinstance(self.seed, numbers.Integral) or isinstance(self.seed, (bool, np.bool_)) \
                 or self.seed < 0:
             raise ValueError(f"seed must be an int >= 0, got {self.seed!r}")
@@ -446,7 +456,7 @@ class AugmentationSelector:
             _update_steps(self.update_budgets, n, n)  # check them now
 
         # what select() uses, as fitted (set_params afterwards needs a new fit)
-        self._policy, self._settings, self._score = policy, settings, score
+        self._policy, self._settings, self._score, self._kdpp_epsilon = policy, settings, score, kdpp_epsilon
         self._seed, self._update_budgets = int(self.seed), self.update_budgets
         self.classes_ = classes
         self.n_features_in_ = d
@@ -604,3 +614,13 @@ def point_scores(features, labels, score: str = "influence", C: float = 1.0, **o
     selector = AugmentationSelector(score, "baseline", 0, C, **options)
     selector._fit_scores(features, labels, None, None, policy_scores=False)
     return selector.scores_
+
+
+class _CallableScores(types.ModuleType):
+    """``effaug.scores(features, labels, ...)`` is :func:`point_scores`; the module stays a module."""
+
+    def __call__(self, *args, **kwargs):
+        return point_scores(*args, **kwargs)
+
+
+S.__class__ = _CallableScores

@@ -48,6 +48,8 @@ NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]*")
 # Not constructible from a config: they take functions, write files or only check.
 EXCLUDED_AUGMENTERS = frozenset({"Augmenter", "Lambda", "AssertLambda", "AssertShape", "SaveDebugImageEveryNBatches"})
 CHOICE = "choice"
+# The ``stream`` of :func:`augment`: a custom augmentation draws training points' and test images' copies apart.
+TRAIN_STREAM, TEST_STREAM = 0, 1
 
 
 class AugmentationError(ValueError):
@@ -249,8 +251,8 @@ def augment(images: np.ndarray, name: str, params: Mapping, ids: np.ndarray | No
         The images' point ids (default ``arange(N)``); a custom augmentation's
         copies are a function of the id, not of the position in ``images``.
     stream : int
-        Separates the draws of different image sets (0: training points,
-        1: test images) for a custom augmentation.
+        Separates the draws of different image sets (``TRAIN_STREAM``: training
+        points, ``TEST_STREAM``: test images) for a custom augmentation.
 
     Returns
     -------

@@ -30,6 +30,11 @@ RUNNING = {"PENDING", "CONFIGURING", "RUNNING", "COMPLETING", "REQUEUED", "RESIZ
            "SIGNALING", "REQUEUE_HOLD", "REQUEUE_FED", "RESV_DEL_HOLD", "STOPPED", "PREEMPTED"}
 
 
+# top-level modules that come with `pip install 'effaug[workflow]'`, not with the Python API's install
+WORKFLOW_MODULES = frozenset({"snakemake", "tensorflow", "keras", "imgaug", "cv2", "skimage", "pandas", "matplotlib",
+                              "seaborn", "mlxtend", "yaml", "jsonschema"})
+
+
 class CliError(Exception):
     """A failure to report in one line, without a traceback."""
 
@@ -438,12 +443,13 @@ def _request(args, config: Mapping) -> tuple[str, str, dict]:
 def cmd_select(args) -> int:
     import numpy as np
 
-    from effaug import experiment as E
     from effaug import recommend
-    from effaug.features import read_arrays, read_points
     from effaug.policies import PolicyError, parse_policy
     from effaug.provenance import read_json
+    from effaug.results_io import read_order
     from effaug.runtime import atomic_output
+    from effaug.stores import read_arrays
+    from effaug.task import read_points
 
     config = load_config(args.config)
     experiment = config["experiment"]
@@ -472,12 +478,12 @@ def cmd_select(args) -> int:
     else:
         raise CliError(f"--policy {policy_name} chooses a new set at every budget, so only the config's "
                        f"budgets {sorted(experiment['budgets'])} can be asked for; got {budget}")
-    targets = [f"results/{dataset}/data.h5", f"{base}/scores.h5", target]
+    targets = [f"results/{dataset}/task.h5", f"{base}/scores.h5", target]
     if not args.no_run:
         run_workflow(args.config, args.cores, args.profile, False, args.directory, targets=targets, quiet=True)
     root = Path(args.directory).resolve()
     if policy.nested:
-        points = E.read_order(root / target)[:budget]
+        points = read_order(root / target)[:budget]
     else:
         points = np.asarray(read_json(root / target)["points"], dtype=np.int64)
     point_ids, labels, class_names, paths = read_points(root / targets[0])
@@ -713,6 +719,12 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except OSError as err:
         print(f"effaug {args.command}: {err}", file=sys.stderr)
+        return 1
+    except ModuleNotFoundError as err:
+        if (err.name or "").partition(".")[0] not in WORKFLOW_MODULES:
+            raise
+        print(f"effaug {args.command} needs the workflow extra ({err.name} is not installed): "
+              "pip install 'effaug[workflow]'", file=sys.stderr)
         return 1
 
 

@@ -26,6 +26,8 @@ from pathlib import Path
 import numpy as np
 
 ARCHITECTURES = ("mnist_cnn", "lenet", "resnet_v2")
+# d, the width of each architecture's bottleneck layer (the features)
+FEATURE_DIMS = {"mnist_cnn": 512, "lenet": 84, "resnet_v2": 256}
 HISTORY_COLUMNS = ("epoch", "loss", "accuracy", "n_images")
 # wall-clock seconds per epoch: a file of their own, so that the history is the same bytes every run
 TIMING_COLUMNS = ("epoch", "seconds")
@@ -137,7 +139,7 @@ def build_mnist_cnn(input_shape, n_classes: int):
     x = L.MaxPooling2D(2)(x)
     x = L.Dropout(0.25)(x)
     x = L.Flatten()(x)
-    x = L.Dense(512, activation="relu", kernel_initializer=init, name="bottleneck")(x)
+    x = L.Dense(FEATURE_DIMS["mnist_cnn"], activation="relu", kernel_initializer=init, name="bottleneck")(x)
     x = L.Dropout(0.5)(x)
     outputs = L.Dense(n_classes, activation="softmax", kernel_initializer=init)(x)
     return keras.Model(inputs, outputs, name="mnist_cnn")
@@ -153,7 +155,7 @@ def build_lenet(input_shape, n_classes: int):
     x = L.MaxPooling2D(2)(x)
     x = L.Flatten()(x)
     x = L.Dense(120, activation="relu")(x)
-    x = L.Dense(84, activation="relu", name="bottleneck")(x)
+    x = L.Dense(FEATURE_DIMS["lenet"], activation="relu", name="bottleneck")(x)
     outputs = L.Dense(n_classes, activation="softmax")(x)
     return keras.Model(inputs, outputs, name="lenet")
 
@@ -230,6 +232,22 @@ def _history_callback(rows: list, n_images: int):
     return EpochLog()
 
 
+def _progress_callback(what: str):
+    """Keras callback: :class:`effaug.runtime.Progress` lines ``<what>: epoch i/N, ... left`` during fit."""
+    import keras
+
+    from effaug.runtime import Progress
+
+    class EpochProgress(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            self._progress = Progress(f"{what}: epoch", self.params["epochs"])
+
+        def on_epoch_end(self, epoch, logs=None):
+            self._progress.advance()
+
+    return EpochProgress()
+
+
 def train(images: np.ndarray, labels: np.ndarray, spec: FeaturizerSpec):
     """Train a featurizer from scratch.
 
@@ -258,7 +276,8 @@ def train(images: np.ndarray, labels: np.ndarray, spec: FeaturizerSpec):
              model.name, len(images), images.shape[1:], n_classes, spec.epochs, spec.batch_size, spec.threads)
     history: list[dict] = []
     model.fit(to_inputs(images), labels, epochs=spec.epochs, batch_size=spec.batch_size,
-              shuffle=True, verbose=0, callbacks=[_history_callback(history, len(images))])
+              shuffle=True, verbose=0, callbacks=[_history_callback(history, len(images)),
+                                                  _progress_callback(f"training {model.name}")])
     return model, history
 
 
@@ -393,14 +412,14 @@ def load(model_path: Path):
                               f"truncated or corrupt: {REBUILD}") from None
 
 
-def training_data(train_on: str, data_path: Path, source: str, path: Path | None, options=None):
-    """Images and labels a featurizer trains on: the binary task's training
-    points (``subset``, from data.h5) or the source's whole training split with
-    all its classes, relabelled 0..C-1 (``full``)."""
+def training_data(train_on: str, task_path: Path, source: str, path: Path | None, options=None):
+    """Images and labels a featurizer trains on: the task's training points
+    (``subset``, from task.h5) or the source's whole training split with all
+    its classes, relabelled 0..C-1 (``full``)."""
     if train_on == "subset":
-        from effaug.features import read_task
+        from effaug.task import read_task
 
-        task = read_task(data_path)
+        task = read_task(task_path)
         return task.train_images, task.train_labels.astype(np.int64)
     if train_on == "full":
         from effaug.datasets import load

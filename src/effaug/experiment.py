@@ -1,12 +1,15 @@
 """One experiment step at a time: scores of the originals, references
 (no / full augmentation, VSV), static orders, and the evaluation of a budget
-(frozen features, or a CNN retrained on the augmented set).
+(frozen features, or a CNN retrained on the augmented set). Pure
+computation: the settings are :mod:`effaug.settings`, the result files
+:mod:`effaug.results_io`.
 
 Frozen-mode code paths import neither scikit-learn nor TensorFlow.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Mapping
@@ -14,50 +17,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from effaug import augment, cnn
 from effaug import policies as P
 from effaug import scores as S
+from effaug.augment import TEST_STREAM, TRAIN_STREAM
 from effaug.features import FeatureSet
+from effaug.settings import Settings
 
 log = logging.getLogger("effaug.experiment")
-
-
-@dataclass(frozen=True)
-class Settings:
-    """The experiment's model settings (config key ``experiment``)."""
-
-    C: float = 1.0
-    solver: str = "newton"
-    tol: float = 1e-10
-    max_iter: int = 100
-    hessian_l2: str | float = "paper"
-    hessian_sample_weights: bool = False
-    svm_C_grid: tuple = (0.01, 0.1, 1.0, 10.0, 100.0)
-    svm_folds: int = 4
-    kdpp_epsilon: float = 1e-3
-    kmeans_n_init: int = 10
-    kmeans_seed: int = 0
-    hessian_structure: str = "full"
-
-    @classmethod
-    def from_config(cls, cfg: Mapping) -> Settings:
-        return cls(
-            C=float(cfg["C"]),
-            solver=cfg["solver"],
-            tol=float(cfg["tol"]),
-            max_iter=int(cfg["max_iter"]),
-            hessian_l2=cfg["hessian_l2"],
-            hessian_sample_weights=bool(cfg["hessian_sample_weights"]),
-            svm_C_grid=tuple(float(c) for c in cfg["svm"]["C_grid"]),
-            svm_folds=int(cfg["svm"]["folds"]),
-            kdpp_epsilon=float(cfg["kdpp"]["epsilon"]),
-            kmeans_n_init=int(cfg["clustered"]["n_init"]),
-            kmeans_seed=int(cfg["clustered"]["seed"]),
-            hessian_structure=cfg["hessian_structure"],
-        )
-
-    @property
-    def l2(self) -> float:
-        return S.hessian_l2(self.hessian_l2, self.C)
 
 
 @dataclass
@@ -208,7 +175,7 @@ def cluster_labels(features: np.ndarray, clusters: int, settings: Settings) -> n
 
     if clusters > len(features):
         raise P.PolicyError(f"{clusters} clusters for {len(features)} points")
-    km = KMeans(n_clusters=clusters, n_init=settings.kmeans_n_init, random_state=settings.kmeans_seed)
+    km = KMeans(n_clusters=clusters, n_init=settings.clustered_n_init, random_state=settings.clustered_seed)
     return km.fit_predict(np.asarray(features, dtype=np.float64))
 
 
@@ -294,9 +261,6 @@ def frozen_curve(policy: P.Policy, fs: FeatureSet, scores: Mapping[str, np.ndarr
 def retrained_features(task, augmentation: str, params: Mapping, chosen: np.ndarray, spec) -> Features:
     """Train a new featurizer on the originals + the chosen points' augmented
     images (the authors' MNIST behaviour) and featurize with it."""
-    from effaug import augment, cnn
-    from effaug.features import TEST_STREAM, TRAIN_STREAM
-
     chosen = np.asarray(chosen, dtype=np.int64)
     chosen_images, _, _ = augment.augment(task.train_images[chosen], augmentation, params,
                                           task.train_index[chosen], TRAIN_STREAM)
@@ -323,79 +287,6 @@ def retrained_features(task, augmentation: str, params: Mapping, chosen: np.ndar
 
 
 # --------------------------------------------------------------------------
-# Small files
-
-
-def write_json(path, obj: Mapping, record: Mapping | None = None) -> None:
-    """``obj`` as JSON, with its provenance ``record`` (effaug.provenance) where given."""
-    import json
-
-    from effaug.provenance import KEY
-    from effaug.runtime import atomic_output
-
-    obj = {**obj, KEY: record} if record is not None else obj
-    with atomic_output(path) as tmp:
-        tmp.write_text(json.dumps(obj, indent=1, sort_keys=True) + "\n")
-
-
-TIMINGS = ("fit_seconds", "cnn_seconds")  # the wall-clock fields of a budget result
-
-
-def pop_timings(result: dict) -> dict:
-    """Take the wall-clock fields (``TIMINGS``) out of a budget result, so that
-    its file holds the same bytes on every run; return them with the budget
-    and the rows fitted, a row of :func:`write_timings`."""
-    return {"budget": result["budget"], "rows": result["rows"],
-            **{key: result.pop(key) for key in TIMINGS if key in result}}
-
-
-def write_timings(path, rows: list[dict]) -> None:
-    """A TSV of the rows of :func:`pop_timings`, one per budget (``timings.tsv``)."""
-    from effaug.runtime import atomic_output
-
-    columns = list(rows[0])
-    with atomic_output(path) as tmp:
-        lines = ["\t".join(columns)] + ["\t".join(str(row[c]) for c in columns) for row in rows]
-        tmp.write_text("\n".join(lines) + "\n")
-
-
-ORDER_HEADER = "rank\tpoint\tscore"
-
-
-def write_order(path, order: np.ndarray, scores: np.ndarray | None, names=None,
-                record: Mapping | None = None) -> None:
-    """One line per rank: the point, where the policy uses one its score, and
-    where the points are files (``names``, one per training point) the point's
-    path; first, where given, a comment line with the provenance ``record``."""
-    from effaug.provenance import tsv_line
-    from effaug.runtime import atomic_output
-
-    with atomic_output(path) as tmp:
-        lines = [tsv_line(record)] if record is not None else []
-        lines.append(ORDER_HEADER + ("\tpath" if names is not None else ""))
-        for rank, point in enumerate(order):
-            line = f"{rank}\t{point}\t{'' if scores is None else repr(float(scores[point]))}"
-            lines.append(line + (f"\t{names[point]}" if names is not None else ""))
-        tmp.write_text("\n".join(lines) + "\n")
-
-
-def read_order(path) -> np.ndarray:
-    from pathlib import Path
-
-    lines = [line for line in Path(path).read_text().splitlines() if not line.startswith("#")]
-    if not lines or lines[0] not in (ORDER_HEADER, ORDER_HEADER + "\tpath"):
-        raise ValueError(f"{path}: not an order file (expected the header 'rank, point, score[, path]')")
-    return np.array([int(line.split("\t")[1]) for line in lines[1:]], dtype=np.int64)
-
-
-def name_points(result: dict, names) -> dict:
-    """Add the chosen points' file paths (``paths``) to a budget result, where the points are files."""
-    if names is not None:
-        result["paths"] = [names[i] for i in result["points"]]
-    return result
-
-
-# --------------------------------------------------------------------------
 # Cost: CNN epoch time against training-set size
 
 
@@ -403,11 +294,6 @@ def epoch_timing(task, augmentation: str, params: Mapping, budgets: list[int], s
     """Seconds per epoch of the featurizer CNN trained on the originals plus
     the copies of ``budget`` points (the first points of a fixed random order),
     for every budget; the first epoch (graph building) is not counted."""
-    import dataclasses
-
-    from effaug import augment, cnn
-    from effaug.features import TRAIN_STREAM
-
     k = augment.n_transforms(augmentation, params)
     order = np.random.default_rng(spec.seed).permutation(len(task.train_images))
     rows = []

@@ -3,7 +3,9 @@
 A curve is the accuracy on the poisoned test set against the number of
 augmented points for one (dataset, augmentation, score, policy, seed), with
 the no-augmentation accuracy at x = 0. Its AUC is the trapezoid rule over the
-budgets with accuracy as a fraction (the maximum is the largest budget).
+budgets with accuracy as a fraction (the maximum is the largest budget); the
+normalised AUC divides it by the largest budget (n when the budgets reach n),
+which makes it the mean accuracy over the budget range, in [0, 1].
 """
 
 from __future__ import annotations
@@ -54,14 +56,15 @@ def collect_curves(result_paths: Iterable[str | Path], references_path: str | Pa
                          "rows": references["n_train"] + references["n_support_vectors"] * references["n_transforms"],
                          "n_iter": np.nan})
     table = pd.DataFrame(rows)
-    table["label"] = table["policy"].map(lambda p: parse_policy(p).label)
+    table["label"] = [parse_policy(p).label_for(s) for p, s in zip(table["policy"], table["score"])]
     table = table[CURVE_COLUMNS].sort_values(["score", "policy", "seed", "budget"], kind="stable")
     return table.reset_index(drop=True)
 
 
 def auc_table(curves: pd.DataFrame, score: str) -> pd.DataFrame:
-    """AUC mean and std (ddof=1) over seeds per policy of one score, sorted by
-    mean, best first. VSV (a single point) has no AUC."""
+    """AUC mean and std (ddof=1) over seeds per policy of one score, and both
+    divided by the largest budget (``auc_normalised_mean``, ``auc_normalised_std``),
+    sorted by mean, best first. VSV (a single point) has no AUC."""
     part = curves[(curves["score"] == score) & (curves["policy"] != "vsv")]
     if part.empty:
         raise ValueError(f"no curve for score {score!r}")
@@ -70,7 +73,20 @@ def auc_table(curves: pd.DataFrame, score: str) -> pd.DataFrame:
             .rename("auc").reset_index())
     table = aucs.groupby(["policy", "label"]).agg(auc_mean=("auc", "mean"), auc_std=("auc", "std"),
                                                   seeds=("auc", "size")).reset_index()
+    largest_budget = float(part["budget"].max())
+    table.insert(4, "auc_normalised_mean", table["auc_mean"] / largest_budget)
+    table.insert(5, "auc_normalised_std", table["auc_std"] / largest_budget)
     return table.sort_values(["auc_mean", "policy"], ascending=[False, True], kind="stable").reset_index(drop=True)
+
+
+AUC_HEADERS = {"label": "Policy", "policy": "Name in config", "auc_mean": "AUC", "auc_std": "AUC sd",
+               "auc_normalised_mean": "Normalised AUC", "auc_normalised_std": "Normalised AUC sd",
+               "seeds": "Seeds"}
+
+
+def readable_auc_table(table: pd.DataFrame) -> pd.DataFrame:
+    """:func:`auc_table` with the headers of the Markdown and LaTeX tables, the policy's label first."""
+    return table[list(AUC_HEADERS)].rename(columns=AUC_HEADERS)
 
 
 def mean_accuracy(curves: pd.DataFrame) -> pd.DataFrame:
@@ -99,12 +115,32 @@ def summary_table(curves: pd.DataFrame, references: dict[str, dict], fractions: 
             if len(scored):
                 best = scored.sort_values(["accuracy", "policy"], ascending=[False, True], kind="stable").iloc[0]
                 row[f"best_{fraction:g}"] = float(best["accuracy"])
-                row[f"best_{fraction:g}_policy"] = f"{best['label']} ({best['score']})"
+                row[f"best_{fraction:g}_policy"] = f"{parse_policy(best['policy']).label} ({best['score']})"
         row["full_augmentation"] = refs["full_augmentation_accuracy"]
         row["vsv"] = refs["vsv_accuracy"]
         row["n_support_vectors"] = refs["n_support_vectors"]
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+SUMMARY_NOTE = ("Best: the highest mean accuracy over seeds at that budget over every (score, policy) but Baseline "
+                "and VSV, chosen on the evaluation set (the poisoned test set that reports it), as in the paper: "
+                "an optimistic figure. Baseline is a mean over seeds, not a maximum.")
+
+
+def summary_headers(fractions: list[float]) -> dict[str, str]:
+    """The readable header of every column of :func:`summary_table` (fraction 0.05 -> "5%")."""
+    headers = {"augmentation": "Augmentation", "no_augmentation": "No augmentation"}
+    for fraction in fractions:
+        percent = f"{fraction * 100:g}%"
+        headers |= {f"baseline_{fraction:g}": f"Baseline {percent}", f"best_{fraction:g}": f"Best {percent}",
+                    f"best_{fraction:g}_policy": f"Best {percent} policy (score)"}
+    return headers | {"full_augmentation": "Full augmentation", "vsv": "VSV", "n_support_vectors": "#SV"}
+
+
+def readable_summary_table(table: pd.DataFrame, fractions: list[float]) -> pd.DataFrame:
+    """:func:`summary_table` with the headers of the Markdown and LaTeX tables."""
+    return table.rename(columns=summary_headers(fractions))
 
 
 def to_markdown(table: pd.DataFrame, digits: int = 4) -> str:

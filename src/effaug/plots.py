@@ -7,16 +7,24 @@ import matplotlib
 
 matplotlib.use("Agg")
 
+import matplotlib.colors  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.ticker  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
+from effaug.policies import parse_policy  # noqa: E402
 from effaug.runtime import atomic_output  # noqa: E402
 
 sns.set_theme(context="paper", style="whitegrid")
 SCORE_LABELS = {"loss": "Loss", "influence": "Influence |I|", "newton_loo": "Newton LOO",
                 "gradient_norm": "Gradient norm", "svm_margin": "SVM margin"}
+BUDGET_AXES = ("symlog", "percent", "linear")
+BASELINE_STYLE = {"color": "black", "linestyle": "--", "marker": "o"}
+# One colour map per policy family; the shades within a family are its policies.
+FAMILY_COLOURMAPS = {"proportional": "Blues", "update": "Greens", "inverse": "Oranges", "clustered": "Purples",
+                     "kdpp": "Reds"}
 
 
 def save(figure, png_path, pdf_path=None) -> None:
@@ -30,34 +38,113 @@ def save(figure, png_path, pdf_path=None) -> None:
     plt.close(figure)
 
 
-def accuracy_curves(curves: pd.DataFrame, score: str, references: dict, title: str = ""):
+def policy_family(name: str) -> str:
+    """The colour family of a policy: baseline, vsv, proportional, update, inverse, clustered or kdpp."""
+    policy = parse_policy(name)
+    if policy.kind != "scored":
+        return policy.kind
+    if policy.inverse:
+        return "inverse"
+    return "update" if policy.update else "proportional"
+
+
+def policy_styles(names: list[str]) -> dict[str, dict]:
+    """Colour, line style and marker of each policy's line (VSV, a single point, has none): Baseline black
+    and dashed; every other policy a shade of its family's colour map (by name within the family, so that a
+    run's figures agree), dash-dot where deterministic, triangles where downweighted."""
+    by_family: dict[str, list[str]] = {}
+    for name in sorted(set(names) - {"vsv"}):
+        by_family.setdefault(policy_family(name), []).append(name)
+    styles = {name: dict(BASELINE_STYLE) for name in by_family.pop("baseline", [])}
+    for family, members in by_family.items():
+        shades = plt.get_cmap(FAMILY_COLOURMAPS[family])(np.linspace(0.9, 0.45, len(members)))
+        for name, shade in zip(members, shades):
+            policy = parse_policy(name)
+            styles[name] = {"color": matplotlib.colors.to_hex(shade), "linestyle": "-" if policy.random else "-.",
+                            "marker": "v" if policy.down else "o"}
+    return styles
+
+
+def budget_coordinates(budgets, axis: str, n_train: int) -> np.ndarray:
+    """Where budgets (numbers of augmented points) lie on a budget axis: points, or percent of n for ``percent``."""
+    values = np.asarray(budgets, dtype=np.float64)
+    return values / n_train * 100 if axis == "percent" else values
+
+
+def log_ticks(smallest: float, largest: float) -> list[float]:
+    """Ticks of a symlog budget axis: 0, ``smallest``, the 1, 2 and 5 times powers of ten between them that
+    keep a factor 1.5 from both ends (so that no two labels overlap), and ``largest`` (both ends > 0)."""
+    powers = range(int(np.floor(np.log10(smallest))), int(np.ceil(np.log10(largest))) + 1)
+    steps = [float(f"{m}e{k}") for k in powers for m in (1, 2, 5)]
+    inner = [v for v in steps if 1.5 * smallest <= v <= largest / 1.5]
+    return sorted({0.0, float(smallest), *inner, float(largest)})
+
+
+def set_budget_axis(ax, axis: str, smallest_positive: float, largest: float, n_train: int) -> None:
+    """The x scale, ticks and label of a budget axis: ``symlog`` (linear from 0 to the smallest positive budget,
+    then logarithmic), ``percent`` (the same scale in percent of n) or ``linear``."""
+    if axis not in BUDGET_AXES:
+        raise ValueError(f"budget axis {axis!r} (figures.budget_axis) is not one of {', '.join(BUDGET_AXES)}")
+    if axis == "linear":
+        ax.set_xlabel("Augmented points")
+        return
+    ax.set_xscale("symlog", linthresh=smallest_positive, linscale=0.5)
+    ax.set_xticks(log_ticks(smallest_positive, largest))
+    ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
+    unit = "%" if axis == "percent" else ""
+    ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda value, _: f"{value:g}{unit}"))
+    ax.set_xlabel(f"Augmented points, % of n = {n_train} (log scale above {smallest_positive:g}%)" if unit
+                  else f"Augmented points (log scale above {smallest_positive:g})")
+
+
+def legend_label(label: str, auc: pd.Series | None) -> str:
+    """A policy's legend entry: its label, with its AUC and normalised AUC (means over seeds) where known."""
+    if auc is None:
+        return label
+    return f"{label}: AUC {auc['auc_mean']:#.4g} ({auc['auc_normalised_mean']:.3f})"
+
+
+def accuracy_curves(curves: pd.DataFrame, score: str, references: dict, aucs: pd.DataFrame | None = None,
+                    budget_axis: str = "symlog", title: str = ""):
     """Accuracy on the poisoned test set against the number of augmented
-    points, one line per policy with a 95% bootstrap band over seeds; dashed
-    lines at the no- and full-augmentation accuracies; VSV as a star."""
+    points, one line per policy (mean over seeds, 95% bootstrap band), styled
+    by :func:`policy_styles`; dotted lines at the no- and full-augmentation
+    accuracies; VSV as a star. ``aucs`` (:func:`effaug.metrics.auc_table`)
+    puts each policy's AUC and normalised AUC in the legend, which lists the
+    policies best AUC first."""
     part = curves[curves["score"] == score]
-    lines = part[part["policy"] != "vsv"]
+    lines = part[part["policy"] != "vsv"].assign(
+        x=lambda t: budget_coordinates(t["budget"], budget_axis, references["n_train"]))
+    auc_of = {} if aucs is None else {row["policy"]: row for _, row in aucs.iterrows()}
+    labels = dict(zip(lines["policy"], lines["label"]))
+    order = sorted(labels, key=lambda p: (-auc_of[p]["auc_mean"] if p in auc_of else np.inf, p))
+    styles = policy_styles(order)
     fig, ax = plt.subplots(figsize=(7.5, 4.8))
-    order = lines.groupby("label")["accuracy"].mean().sort_values(ascending=False).index.tolist()
-    palette = sns.color_palette("tab20", len(order)) if len(order) > 10 else None
-    sns.lineplot(data=lines, x="budget", y="accuracy", hue="label", hue_order=order, errorbar=("ci", 95),
-                 n_boot=1000, seed=0, marker="o", markersize=3, linewidth=1.2, palette=palette, ax=ax)
-    ax.axhline(references["no_augmentation_accuracy"], color="0.45", linestyle="--", linewidth=1,
+    for policy in order:
+        sns.lineplot(data=lines[lines["policy"] == policy], x="x", y="accuracy", errorbar=("ci", 95), n_boot=1000,
+                     seed=0, err_kws={"alpha": 0.12}, markersize=3, linewidth=1.6 if policy == "baseline" else 1.2,
+                     ax=ax,
+                     label=legend_label(labels[policy], auc_of.get(policy)), **styles[policy])
+    ax.axhline(references["no_augmentation_accuracy"], color="0.6", linestyle=":", linewidth=1.2,
                label="No augmentation")
-    ax.axhline(references["full_augmentation_accuracy"], color="black", linestyle="--", linewidth=1,
+    ax.axhline(references["full_augmentation_accuracy"], color="0.2", linestyle=":", linewidth=1.2,
                label="Full augmentation")
     vsv = part[part["policy"] == "vsv"]
     if len(vsv):
-        ax.scatter(vsv["budget"], vsv["accuracy"], marker="*", s=150, color="crimson", zorder=5,
-                   label=f"VSV ({int(vsv['budget'].iloc[0])} SVs)")
-    ax.set_xlabel("Number of augmented points")
+        ax.scatter(budget_coordinates(vsv["budget"], budget_axis, references["n_train"]), vsv["accuracy"],
+                   marker="*", s=150, color="crimson", zorder=5, label=f"VSV ({int(vsv['budget'].iloc[0])} SVs)")
+    positive = budget_coordinates(part.loc[part["budget"] > 0, "budget"], budget_axis, references["n_train"])
+    if len(positive):
+        set_budget_axis(ax, budget_axis, positive.min(), positive.max(), references["n_train"])
     ax.set_ylabel("Accuracy (poisoned test set)")
     ax.set_title(title)
-    ax.legend(fontsize=7, ncol=2, loc="lower right", frameon=True)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False,
+              title="Policy: AUC (normalised AUC)" if aucs is not None else "Policy", title_fontsize=7)
     return fig
 
 
-def score_histograms(scores: dict[str, np.ndarray], names: list[str]):
-    """Histograms of each score over the training points (log x where positive)."""
+def score_histograms(scores: dict[str, np.ndarray], names: list[str], title: str = ""):
+    """Histograms of each score (arrays of shape (n,)) over the training points (log x where positive)."""
     fig, axes = plt.subplots(1, len(names), figsize=(4 * len(names), 3.2), squeeze=False)
     for ax, name in zip(axes[0], names):
         values = np.asarray(scores[name], dtype=np.float64)
@@ -75,6 +162,7 @@ def score_histograms(scores: dict[str, np.ndarray], names: list[str]):
         notes = [f"{count} {what}" for count, what in (((values == 0).sum(), "zeros"), (undefined, "undefined"))
                  if count]
         ax.set_title(f"{label} ({', '.join(notes)})" if notes else label)
+    fig.suptitle(title)
     fig.tight_layout()
     return fig
 
@@ -85,15 +173,23 @@ def spearman(a: np.ndarray, b: np.ndarray) -> float:
     return float(spearmanr(a, b).statistic)
 
 
-def before_after(scores: dict[str, np.ndarray], names: list[str]):
-    """Each original point's score under the no-augmentation fit against the
-    fit on the fully augmented set, with Spearman's rank correlation."""
+def before_after(scores: dict[str, np.ndarray], names: list[str], title: str = ""):
+    """Each original point's score under the no-augmentation fit (``scores[name]``,
+    shape (n,)) against the fit on the fully augmented set
+    (``scores["full_augmentation/" + name]``), with the line y = x and
+    Spearman's rank correlation."""
     fig, axes = plt.subplots(1, len(names), figsize=(4 * len(names), 3.8), squeeze=False)
     for ax, name in zip(axes[0], names):
         before = np.asarray(scores[name], dtype=np.float64)
         after = np.asarray(scores[f"full_augmentation/{name}"], dtype=np.float64)
         floor = np.finfo(np.float64).tiny
         ax.scatter(np.maximum(before, floor), np.maximum(after, floor), s=6, alpha=0.5, color="steelblue")
+        shown = np.maximum(np.concatenate([before, after]), floor)
+        shown = shown[np.isfinite(shown)]
+        if len(shown):
+            ax.plot([shown.min(), shown.max()], [shown.min(), shown.max()], color="0.3", linestyle="--",
+                    linewidth=1, label="y = x")
+            ax.legend(loc="upper left", fontsize=7)
         ax.set_xscale("log")
         ax.set_yscale("log")
         label = SCORE_LABELS.get(name, name)
@@ -103,36 +199,49 @@ def before_after(scores: dict[str, np.ndarray], names: list[str]):
         rho = spearman(before[defined], after[defined]) if defined.sum() > 1 else float("nan")
         undefined = len(before) - int(defined.sum())
         ax.set_title(f"Spearman rho = {rho:.3f}" + (f" ({undefined} undefined)" if undefined else ""))
+    fig.suptitle(title)
     fig.tight_layout()
     return fig
 
 
-def extremes(images: np.ndarray, labels: np.ndarray, class_names, scores: np.ndarray, score: str, count: int = 10):
-    """The ``count`` highest- and lowest-scoring training images (undefined scores left out)."""
+def extremes(images: np.ndarray, labels: np.ndarray, class_names, scores: np.ndarray, score: str, count: int = 10,
+             title: str = ""):
+    """The ``count`` highest- and lowest-scoring training images (images (n, h, w, c), labels and scores (n,);
+    undefined scores left out)."""
     scores = np.asarray(scores, dtype=np.float64)
     defined = np.flatnonzero(np.isfinite(scores))
     order = defined[np.argsort(-scores[defined], kind="stable")]
     fig, axes = plt.subplots(2, count, figsize=(1.3 * count, 3.8))
     for ax in axes.ravel():
         ax.axis("off")
-    for row, (title, picks) in enumerate((("highest", order[:count]), ("lowest", order[::-1][:count]))):
+    for row, (which, picks) in enumerate((("highest", order[:count]), ("lowest", order[::-1][:count]))):
         for ax, i in zip(axes[row], picks):
             image = images[i]
             ax.imshow(image[..., 0] if image.shape[-1] == 1 else image, cmap="gray" if image.shape[-1] == 1 else None)
             ax.set_title(f"{class_names[labels[i]]}\n{scores[i]:.2g}", fontsize=7)
             ax.axis("off")
-        axes[row][0].text(-0.5, 0.5, title, transform=axes[row][0].transAxes, rotation=90, va="center",
+        axes[row][0].text(-0.5, 0.5, which, transform=axes[row][0].transAxes, rotation=90, va="center",
                           ha="right", fontsize=9)
-    fig.suptitle(f"Training images with the {count} highest and lowest {SCORE_LABELS.get(score, score)}", fontsize=9)
+    what = f"training images with the {count} highest and lowest {SCORE_LABELS.get(score, score)}"
+    fig.suptitle(f"{title}: {what}" if title else what[0].upper() + what[1:], fontsize=9)
     fig.tight_layout(h_pad=1.5)
     return fig
 
 
 def epoch_time(timings: pd.DataFrame, title: str = ""):
-    """Seconds per CNN epoch against the number of training images."""
+    """Seconds per CNN epoch against the number of training images, one line
+    per augmentation: the mean over the repeated timings with error bars of
+    one standard deviation (none for a single timing). ``timings``: the rows
+    of epoch_time.tsv (augmentation, images, seconds_per_epoch_mean,
+    seconds_per_epoch_sd)."""
     fig, ax = plt.subplots(figsize=(5.5, 3.8))
-    sns.lineplot(data=timings, x="images", y="seconds_per_epoch", hue="augmentation", marker="o", ax=ax)
+    groups = timings.groupby("augmentation", sort=False)
+    for (augmentation, part), colour in zip(groups, sns.color_palette(n_colors=groups.ngroups)):
+        part = part.sort_values("images", kind="stable")
+        ax.errorbar(part["images"], part["seconds_per_epoch_mean"], yerr=part["seconds_per_epoch_sd"].fillna(0.0),
+                    marker="o", markersize=4, capsize=3, color=colour, label=augmentation)
     ax.set_xlabel("Training images (originals + augmented copies)")
-    ax.set_ylabel("Seconds per epoch")
+    ax.set_ylabel("Seconds per epoch (mean ± sd)")
+    ax.legend(title="Augmentation")
     ax.set_title(title)
     return fig

@@ -14,7 +14,8 @@ and paths; ``label`` gives the name used in tables and plots):
 - ``clustered-{baseline,rand-prop}-c<c>``: k-means with c clusters, the inner
   policy inside every cluster, picks interleaved round robin.
 - ``kdpp-{influence,bottleneck}``: a k-DPP draw per budget with kernel
-  ``diag(q) F F^T diag(q) + eps I`` (q = |score| or 1).
+  ``diag(q) F F^T diag(q) + eps I``; ``influence``: q = |score| of whichever
+  score the curve runs under (not only influence), ``bottleneck``: q = 1.
 
 **Weighted sampling without replacement is exactly successive sampling**
 (draw one point with probability w_i / sum of the remaining weights, remove
@@ -95,6 +96,7 @@ class Policy:
 
     @property
     def label(self) -> str:
+        """The name in tables and plots, without the score (:meth:`label_for` adds it where the policy needs it)."""
         if self.kind == "baseline":
             return "Baseline"
         if self.kind == "vsv":
@@ -103,12 +105,20 @@ class Policy:
             inner = "Baseline" if self.inner == "baseline" else "Rand Prop"
             return f"Clustered {inner} (c={self.clusters})"
         if self.kind == "kdpp":
-            return "Influence Bottleneck DPP" if self.kernel == "influence" else "Bottleneck DPP"
+            return "k-DPP"
         words = ["Rand" if self.random else "Det"]
         words += ["Inverse", "Prop"] if self.inverse else ["Prop"]
         words += ["Update"] if self.update else []
         words += ["Down"] if self.down else []
         return " ".join(words)
+
+    def label_for(self, score: str) -> str:
+        """The name in one score's tables and plots. ``kdpp-influence`` weighs
+        its kernel by whichever score it runs under (its folder's), so its
+        label names that score ("k-DPP (loss)"); the unweighted
+        ``kdpp-bottleneck`` is plain "k-DPP". Other policies' labels leave the
+        score to the table's or figure's own score."""
+        return f"{self.label} ({score})" if self.kind == "kdpp" and self.uses_score else self.label
 
 
 def parse_policy(name: str) -> Policy:

@@ -1,6 +1,6 @@
 """Provenance of cached files: which settings made a file, and is it whole.
 
-Every cached file (``data.h5``, ``featurizer.keras``, ``features.h5``,
+Every cached file (``task.h5``, ``featurizer.keras``, ``features.h5``,
 ``scores.h5``, ``kernel.h5``, ``state<k>.h5``, ``order.tsv``,
 ``budget<k>.json``, ``references.json``) carries a *record*::
 

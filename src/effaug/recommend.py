@@ -132,7 +132,7 @@ def plan_budgets(closed: pd.DataFrame, target: float, n: int, n_transforms: int)
     rows = []
     seen = set()
     for (score, policy), group in closed.groupby(["score", "policy"], sort=True):
-        label = group["label"].iloc[0]
+        label = parse_policy(policy).label  # the score is a column of its own
         uses_score = parse_policy(policy).uses_score
         key = (score, policy) if uses_score else policy
         if key in seen:

@@ -1,5 +1,5 @@
-"""Process set-up shared by the workflow's jobs: logs, thread counts, pinned
-CPU kernels, atomic writes."""
+"""Process set-up shared by the workflow's jobs: logs, progress on the
+console, thread counts, pinned CPU kernels, atomic writes."""
 
 from __future__ import annotations
 
@@ -8,8 +8,10 @@ import logging
 import os
 import sys
 import tempfile
-from collections.abc import Iterator, Mapping, MutableMapping
+import time
+from collections.abc import Callable, Iterator, Mapping, MutableMapping
 from pathlib import Path
+from typing import TextIO
 
 _BLAS_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS")
 
@@ -150,11 +152,76 @@ def limit_threads(threads: int) -> None:
     threadpool_limits(threads)
 
 
+# ---------------------------------------------------------------------------
+# Progress of long loops (training epochs, feature extraction): a line now and
+# then on the console, where Snakemake shows a job's stderr, and in the log.
+
+PROGRESS_INTERVAL = 10.0  # seconds between two progress lines of a loop, besides its first and last
+progress_log = logging.getLogger("effaug.progress")
+# while redirect_output runs: the stderr the process started with (the console) and the job's name
+_console: tuple[TextIO, str] | None = None
+
+
+def job_name(log_path: str | os.PathLike) -> str:
+    """The job a log file belongs to, for console lines: its path below the
+    last ``logs`` folder without ``.log`` (``retrain/mnist/translate/loss/rand-prop/seed0/budget10``)."""
+    parts = Path(log_path).with_suffix("").parts
+    start = max((i + 1 for i, part in enumerate(parts[:-1]) if part == "logs"), default=len(parts) - 1)
+    return "/".join(parts[start:])
+
+
+def format_duration(seconds: float) -> str:
+    """``42 s``, ``3 min 05 s``, ``2 h 07 min``."""
+    seconds = max(0, round(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min {seconds % 60:02d} s"
+    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
+
+
+def progress_line(what: str, done: int, total: int, elapsed: float) -> str:
+    """``epoch 3/40, 1 min 02 s elapsed, 12 min 45 s left``: the time left
+    assumes the remaining steps take as long as the done ones on average."""
+    left = format_duration(elapsed / done * (total - done)) if done > 0 else "?"
+    return f"{what} {done}/{total}, {format_duration(elapsed)} elapsed, {left} left"
+
+
+class Progress:
+    """Progress of a loop of ``total`` steps: :meth:`advance` writes a
+    :func:`progress_line` to the console (``stream``, or the job's console
+    under :func:`redirect_output`, else stderr) and to the log, for the first
+    step, the last one and at most once every ``interval`` seconds between.
+    ``clock`` gives the time in seconds."""
+
+    def __init__(self, what: str, total: int, interval: float = PROGRESS_INTERVAL,
+                 clock: Callable[[], float] = time.monotonic, stream: TextIO | None = None):
+        self.what, self.total, self.interval, self.clock, self.stream = what, int(total), interval, clock, stream
+        self.start = clock()
+        self.done = 0
+        self.last_report: float | None = None
+
+    def advance(self, steps: int = 1) -> str | None:
+        """Count ``steps`` more steps done and report if a report is due; returns the line reported, or None."""
+        self.done += int(steps)
+        now = self.clock()
+        if self.last_report is not None and self.done < self.total and now - self.last_report < self.interval:
+            return None
+        self.last_report = now
+        line = progress_line(self.what, self.done, self.total, now - self.start)
+        progress_log.info(line)
+        console, name = _console or (sys.stderr, "")
+        print(f"[{name}] {line}" if name else line, file=self.stream or console, flush=True)
+        return line
+
+
 @contextlib.contextmanager
 def redirect_output(log_path: str | os.PathLike) -> Iterator[None]:
     """Send this process's stdout and stderr, including output written by C
     libraries such as TensorFlow, to ``log_path`` (appending). Python's logging
-    goes there too, one line per record with a time stamp."""
+    goes there too, one line per record with a time stamp. :class:`Progress`
+    lines go to both the log and the stderr the process started with."""
+    global _console
     log_path = Path(log_path)
     log_path.parent.mkdir(parents=True, exist_ok=True)
     sys.stdout.flush()
@@ -165,6 +232,7 @@ def redirect_output(log_path: str | os.PathLike) -> Iterator[None]:
         os.dup2(log.fileno(), 2)
         old_streams = sys.stdout, sys.stderr
         sys.stdout = sys.stderr = log
+        old_console, _console = _console, (os.fdopen(os.dup(saved[1]), "w", buffering=1), job_name(log_path))
         logging.basicConfig(
             level=logging.INFO, stream=log, force=True,
             format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -175,6 +243,8 @@ def redirect_output(log_path: str | os.PathLike) -> Iterator[None]:
             logging.getLogger("effaug").exception("job failed")
             raise
         finally:
+            _console[0].close()
+            _console = old_console
             sys.stdout, sys.stderr = old_streams
             os.dup2(saved[0], 1)
             os.dup2(saved[1], 2)

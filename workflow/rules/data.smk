@@ -1,23 +1,23 @@
-# Data: explicit downloads for real use, then the task (two or more classes) of each dataset.
+# Data: explicit downloads for real use, then the task of each dataset (task.h5).
 
 
 rule download_source:
     output:
         record="results/downloads/{source}.tsv",
-    params:
-        library=library_hash("download"),
-        files=lambda wildcards: remote_files(wildcards.source),
-        directory=lambda wildcards: str(DATA_ROOT / DOWNLOAD_DIRS[wildcards.source]),
     log:
         "results/logs/download_source/{source}.log",
     benchmark:
         "results/benchmarks/download_source/{source}.tsv"
+    conda:
+        ENV
     threads: 1
     resources:
         mem_mb=500,
         runtime=120,
-    conda:
-        ENV
+    params:
+        library=library_hash("download"),
+        files=lambda wildcards: remote_files(wildcards.source),
+        directory=lambda wildcards: str(DATA_ROOT / ds.DOWNLOAD_DIRS[wildcards.source]),
     script:
         "../scripts/download.py"
 
@@ -35,7 +35,17 @@ rule task:
     input:
         dataset_files,
     output:
-        data="results/{dataset}/data.h5",
+        task="results/{dataset}/task.h5",
+    log:
+        "results/logs/task/{dataset}.log",
+    benchmark:
+        "results/benchmarks/task/{dataset}.tsv"
+    conda:
+        ENV
+    threads: 1
+    resources:
+        mem_mb=mem_mb("task"),
+        runtime=runtime("task"),
     params:
         library=library_hash("task"),
         provenance=provenance("task"),
@@ -46,15 +56,5 @@ rule task:
         train_subset=lambda wildcards: DATASETS[wildcards.dataset]["train_subset"],
         train_subset_seed=lambda wildcards: DATASETS[wildcards.dataset]["train_subset_seed"],
         options=lambda wildcards: source_options(wildcards.dataset),
-    log:
-        "results/logs/task/{dataset}.log",
-    benchmark:
-        "results/benchmarks/task/{dataset}.tsv"
-    threads: 1
-    resources:
-        mem_mb=mem_mb("task"),
-        runtime=runtime("task"),
-    conda:
-        ENV
     script:
         "../scripts/task.py"

@@ -10,8 +10,21 @@ rule train_featurizer:
             "results/{dataset}/featurizer_history.tsv",
             caption="../report/featurizer_history.rst",
             category="Featurizer",
+            subcategory="{dataset}",
+            labels={"dataset": "{dataset}", "table": "training history"},
         ),
         timings="results/{dataset}/featurizer_timings.tsv",
+    log:
+        "results/logs/train_featurizer/{dataset}.log",
+    benchmark:
+        "results/benchmarks/train_featurizer/{dataset}.tsv"
+    conda:
+        ENV
+    threads: featurizer_threads
+    resources:
+        mem_mb=mem_mb("train_featurizer"),
+        runtime=runtime("train_featurizer"),
+        gpu=gpus,
     params:
         library=library_hash("train_featurizer"),
         provenance=provenance("featurizer"),
@@ -21,43 +34,32 @@ rule train_featurizer:
         source=lambda wildcards: DATASETS[wildcards.dataset]["source"],
         path=lambda wildcards: str(dataset_path(wildcards.dataset) or ""),
         options=lambda wildcards: source_options(wildcards.dataset),
-    log:
-        "results/logs/train_featurizer/{dataset}.log",
-    benchmark:
-        "results/benchmarks/train_featurizer/{dataset}.tsv"
-    threads: featurizer_threads
-    resources:
-        mem_mb=mem_mb("train_featurizer"),
-        runtime=runtime("train_featurizer"),
-        gpu=gpus,
-    conda:
-        ENV
     script:
         "../scripts/train_featurizer.py"
 
 
 rule features:
     input:
-        data="results/{dataset}/data.h5",
+        task="results/{dataset}/task.h5",
         model=featurizer_model,
     output:
         features="results/{dataset}/{augmentation}/features.h5",
+    log:
+        "results/logs/features/{dataset}/{augmentation}.log",
+    benchmark:
+        "results/benchmarks/features/{dataset}/{augmentation}.tsv"
+    conda:
+        ENV
+    threads: featurizer_threads
+    resources:
+        mem_mb=mem_mb("features"),
+        runtime=runtime("features"),
+        gpu=gpus,
     params:
         library=library_hash("features"),
         provenance=provenance("features"),
         kernels=KERNELS,
         augmentation=augmentation_params,
         featurizer=lambda wildcards: featurizer_spec(wildcards.dataset),
-    log:
-        "results/logs/features/{dataset}/{augmentation}.log",
-    benchmark:
-        "results/benchmarks/features/{dataset}/{augmentation}.tsv"
-    threads: featurizer_threads
-    resources:
-        mem_mb=mem_mb("features"),
-        runtime=runtime("features"),
-        gpu=gpus,
-    conda:
-        ENV
     script:
         "../scripts/features.py"

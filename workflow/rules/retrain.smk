@@ -4,18 +4,29 @@
 
 
 rule retrain:
-    group:
-        "selection"
     input:
-        data="results/{dataset}/data.h5",
+        task="results/{dataset}/task.h5",
         scores="results/{dataset}/{augmentation}/scores.h5",
         order="results/{dataset}/{augmentation}/{score}/{policy}/seed{seed}/order.tsv",
     output:
         result="results/{dataset}/{augmentation}/{score}/{policy}/seed{seed}/budget{budget}.json",
         timings="results/{dataset}/{augmentation}/{score}/{policy}/seed{seed}/timings{budget}.tsv",
+    log:
+        "results/logs/retrain/{dataset}/{augmentation}/{score}/{policy}/seed{seed}/budget{budget}.log",
+    benchmark:
+        "results/benchmarks/retrain/{dataset}/{augmentation}/{score}/{policy}/seed{seed}/budget{budget}.tsv"
     wildcard_constraints:
         dataset=names_regex(RETRAIN),
         policy=names_regex(NESTED),
+    group:
+        "selection"
+    conda:
+        ENV
+    threads: featurizer_threads
+    resources:
+        mem_mb=mem_mb("retrain"),
+        runtime=runtime("retrain"),
+        gpu=gpus,
     params:
         threads=featurizer_threads,
         library=library_hash("retrain"),
@@ -24,30 +35,23 @@ rule retrain:
         settings=settings_for("fit"),
         augmentation=augmentation_params,
         featurizer=lambda wildcards: featurizer_spec(wildcards.dataset),
-    log:
-        "results/logs/retrain/{dataset}/{augmentation}/{score}/{policy}/seed{seed}/budget{budget}.log",
-    benchmark:
-        "results/benchmarks/retrain/{dataset}/{augmentation}/{score}/{policy}/seed{seed}/budget{budget}.tsv"
-    threads: featurizer_threads
-    resources:
-        mem_mb=mem_mb("retrain"),
-        runtime=runtime("retrain"),
-        gpu=gpus,
-    conda:
-        ENV
     script:
         "../scripts/retrain.py"
 
 
 use rule retrain as retrain_update with:
     input:
-        data="results/{dataset}/data.h5",
+        task="results/{dataset}/task.h5",
         scores="results/{dataset}/{augmentation}/scores.h5",
         previous=previous_state,
     output:
         result="results/{dataset}/{augmentation}/{score}/{policy}/seed{seed}/budget{budget}.json",
         state="results/{dataset}/{augmentation}/{score}/{policy}/seed{seed}/state{budget}.h5",
         timings="results/{dataset}/{augmentation}/{score}/{policy}/seed{seed}/timings{budget}.tsv",
+    log:
+        "results/logs/retrain_update/{dataset}/{augmentation}/{score}/{policy}/seed{seed}/budget{budget}.log",
+    benchmark:
+        "results/benchmarks/retrain_update/{dataset}/{augmentation}/{score}/{policy}/seed{seed}/budget{budget}.tsv"
     wildcard_constraints:
         dataset=names_regex(RETRAIN),
         policy=names_regex(UPDATE),
@@ -59,21 +63,17 @@ use rule retrain as retrain_update with:
         settings=settings_for("update"),
         augmentation=augmentation_params,
         featurizer=lambda wildcards: featurizer_spec(wildcards.dataset),
-    log:
-        "results/logs/retrain_update/{dataset}/{augmentation}/{score}/{policy}/seed{seed}/budget{budget}.log",
-    benchmark:
-        "results/benchmarks/retrain_update/{dataset}/{augmentation}/{score}/{policy}/seed{seed}/budget{budget}.tsv"
 
 
 use rule retrain as retrain_kdpp with:
     input:
-        data="results/{dataset}/data.h5",
+        task="results/{dataset}/task.h5",
         scores="results/{dataset}/{augmentation}/scores.h5",
         kernel="results/{dataset}/{augmentation}/{score}/{policy}/kernel.h5",
-    wildcard_constraints:
-        dataset=names_regex(RETRAIN),
-        policy=names_regex(KDPP),
     log:
         "results/logs/retrain_kdpp/{dataset}/{augmentation}/{score}/{policy}/seed{seed}/budget{budget}.log",
     benchmark:
         "results/benchmarks/retrain_kdpp/{dataset}/{augmentation}/{score}/{policy}/seed{seed}/budget{budget}.tsv"
+    wildcard_constraints:
+        dataset=names_regex(RETRAIN),
+        policy=names_regex(KDPP),

@@ -1,8 +1,9 @@
-"""Accuracy against the number of augmented points for one score -> PNG and PDF."""
+"""Accuracy against the number of augmented points for one score, the AUCs in the legend -> PNG and PDF."""
 
 import pandas as pd
 
 from effaug import plots
+from effaug.metrics import auc_table
 from effaug.provenance import check_inputs, read_json
 from effaug.runtime import job
 
@@ -11,7 +12,9 @@ with job(snakemake.log[0], snakemake.threads, snakemake.config["resources"]["ker
     w = snakemake.wildcards
     references = read_json(snakemake.input.references)
     curves = pd.read_csv(snakemake.input.curves, float_precision="round_trip")
-    figure = plots.accuracy_curves(curves, w.score, references,
+    has_curves = ((curves["score"] == w.score) & (curves["policy"] != "vsv")).any()  # not only the VSV point
+    figure = plots.accuracy_curves(curves, w.score, references, auc_table(curves, w.score) if has_curves else None,
+                                   snakemake.params.budget_axis,
                                    title=f"{w.dataset} ({references['n_classes']} classes), {w.augmentation}, "
                                          f"score: {w.score}")
     plots.save(figure, snakemake.output.png, snakemake.output.pdf)

@@ -1,17 +1,22 @@
-"""CNN seconds per epoch against training-set size -> epoch_time.tsv."""
+"""CNN seconds per epoch against training-set size, timed ``repeats`` times -> epoch_time.tsv (the mean and
+standard deviation per size: wall-clock times, different on every run)."""
 
 import pandas as pd
 
 from effaug.cnn import FeaturizerSpec
 from effaug.experiment import epoch_timing
-from effaug.features import read_task
 from effaug.provenance import check_inputs
 from effaug.runtime import atomic_output, job
+from effaug.task import read_task
 
 with job(snakemake.log[0], snakemake.threads, snakemake.config["resources"]["kernels"]):
     check_inputs(snakemake.input, snakemake.params.provenance, partial=True)
     p = snakemake.params
-    rows = epoch_timing(read_task(snakemake.input.data), snakemake.wildcards.augmentation, p.augmentation,
-                        p.budgets, FeaturizerSpec(**p.featurizer), p.epochs)
+    task = read_task(snakemake.input.task)
+    rows = [row for _ in range(p.repeats)
+            for row in epoch_timing(task, snakemake.wildcards.augmentation, p.augmentation, p.budgets,
+                                    FeaturizerSpec(**p.featurizer), p.epochs)]
+    timings = (pd.DataFrame(rows).groupby(["augmentation", "budget", "images"], sort=False)["seconds_per_epoch"]
+               .agg(seconds_per_epoch_mean="mean", seconds_per_epoch_sd="std", repeats="size").reset_index())
     with atomic_output(snakemake.output.timing) as tmp:
-        pd.DataFrame(rows).to_csv(tmp, sep="\t", index=False)
+        timings.to_csv(tmp, sep="\t", index=False)

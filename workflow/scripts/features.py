@@ -1,15 +1,16 @@
 """Featurize originals, augmented copies and the poisoned test set."""
 
 from effaug import cnn
-from effaug.features import compute_features, read_task, write_features
+from effaug.features import compute_features, write_features
 from effaug.provenance import check_inputs, h5_attrs
 from effaug.runtime import job
+from effaug.task import read_task
 
 with job(snakemake.log[0], snakemake.threads, snakemake.config["resources"]["kernels"]):
     record = check_inputs(snakemake.input, snakemake.params.provenance)
     spec = cnn.FeaturizerSpec(**snakemake.params.featurizer)
     cnn.configure_tensorflow(spec.threads, spec.seed)
-    task = read_task(snakemake.input.data)
+    task = read_task(snakemake.input.task)
     if spec.frozen_file:
         extractor = cnn.user_extractor(snakemake.input.model, spec.layer, task.train_images.shape[1:])
     else:

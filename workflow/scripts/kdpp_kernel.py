@@ -2,10 +2,11 @@
 
 import numpy as np
 
-from effaug.features import read_arrays, read_features, write_arrays
+from effaug.features import read_features
 from effaug.policies import check_finite, kdpp_kernel, parse_policy
 from effaug.provenance import check_inputs, h5_attrs
 from effaug.runtime import job
+from effaug.stores import read_arrays, write_arrays
 
 # BLAS results depend on the thread count: pinned by the config, not by --cores
 with job(snakemake.log[0], snakemake.params.threads, snakemake.config["resources"]["kernels"]):

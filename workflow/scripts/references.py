@@ -3,15 +3,19 @@
 from functools import partial
 
 from effaug import experiment as E
-from effaug.features import read_arrays, read_features, read_task
+from effaug.features import read_features
 from effaug.provenance import check_inputs
+from effaug.results_io import write_json
 from effaug.runtime import job
+from effaug.settings import Settings
+from effaug.stores import read_arrays
+from effaug.task import read_task
 
 # BLAS results depend on the thread count: pinned by the config, not by --cores
 with job(snakemake.log[0], snakemake.params.threads, snakemake.config["resources"]["kernels"]):
     p, w = snakemake.params, snakemake.wildcards
     record = check_inputs(snakemake.input, snakemake.params.provenance)
-    settings = E.Settings(**p.settings)
+    settings = Settings(**p.settings)
     fs = read_features(snakemake.input.features)
     scores, _ = read_arrays(snakemake.input.scores, ["support_vectors", "model/theta"])
     if p.mode == "frozen":
@@ -19,7 +23,7 @@ with job(snakemake.log[0], snakemake.params.threads, snakemake.config["resources
     else:
         from effaug.cnn import FeaturizerSpec
 
-        task = read_task(snakemake.input.data[0])
+        task = read_task(snakemake.input.task[0])
         spec = FeaturizerSpec(**p.featurizer)
         features_for = partial(E.retrained_features, task, w.augmentation, p.augmentation, spec=spec)
         warm_start = None
@@ -27,4 +31,4 @@ with job(snakemake.log[0], snakemake.params.threads, snakemake.config["resources
                           warm_start)
     result.update(dataset=w.dataset, augmentation=w.augmentation, featurizer_mode=p.mode,
                   n_classes=fs.n_classes, class_names=fs.class_names)
-    E.write_json(snakemake.output.references, result, record)
+    write_json(snakemake.output.references, result, record)

@@ -4,21 +4,24 @@ the originals + the chosen points' copies, featurize, fit, evaluate -> budget<k>
 import numpy as np
 
 from effaug import experiment as E
+from effaug import results_io as R
 from effaug.cnn import FeaturizerSpec
-from effaug.features import read_arrays, read_task, write_arrays
 from effaug.policies import parse_policy
 from effaug.provenance import check_inputs, h5_attrs
 from effaug.runtime import job
+from effaug.settings import Settings
+from effaug.stores import read_arrays, write_arrays
+from effaug.task import read_task
 
 # BLAS results depend on the thread count: pinned by the config, not by --cores
 with job(snakemake.log[0], snakemake.params.threads, snakemake.config["resources"]["kernels"]):
     w, p, inputs = snakemake.wildcards, snakemake.params, snakemake.input
     record = check_inputs(snakemake.input, snakemake.params.provenance)
     policy, seed, budget = parse_policy(w.policy), int(w.seed), int(w.budget)
-    settings = E.Settings(**p.settings)
+    settings = Settings(**p.settings)
     scores, _ = read_arrays(inputs.scores, ["model/theta"])
     if policy.nested:
-        chosen = E.read_order(inputs.order)[:budget]
+        chosen = R.read_order(inputs.order)[:budget]
     elif policy.kind == "kdpp":
         kernel, _ = read_arrays(inputs.kernel, ["eigenvalues", "eigenvectors"])
         chosen = E.kdpp_choice(policy, kernel["eigenvalues"], kernel["eigenvectors"], budget, seed)
@@ -30,7 +33,7 @@ with job(snakemake.log[0], snakemake.params.threads, snakemake.config["resources
             chosen, current = np.empty(0, np.int64), scores[w.score]
         chosen = E.update_choice(policy, current, chosen, budget, seed, w.score)
     spec = FeaturizerSpec(**p.featurizer)
-    task = read_task(inputs.data)
+    task = read_task(inputs.task)
     features = E.retrained_features(task, w.augmentation, p.augmentation, chosen, spec)
     result, model, rows = E.run_budget(features, chosen, policy, settings)
     if policy.update:
@@ -39,5 +42,5 @@ with job(snakemake.log[0], snakemake.params.threads, snakemake.config["resources
         write_arrays(snakemake.output.state, {"chosen": chosen, "scores": new_scores}, h5_attrs(record))
     result.update(dataset=w.dataset, augmentation=w.augmentation, score=w.score, policy=w.policy,
                   seed=seed, budget=budget, featurizer_mode="retrain", **features.extra)
-    E.write_timings(snakemake.output.timings, [E.pop_timings(result)])  # wall-clock seconds: not in the result
-    E.write_json(snakemake.output.result, E.name_points(result, task.train_names), record)
+    R.write_timings(snakemake.output.timings, [R.pop_timings(result)])  # wall-clock seconds: not in the result
+    R.write_json(snakemake.output.result, R.name_points(result, task.train_names), record)

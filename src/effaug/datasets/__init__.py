@@ -27,9 +27,8 @@ import importlib
 import pkgutil
 
 from effaug.datasets.base import (
-    TRAIN_SUBSETS, DatasetError, RawDataset, RemoteFile, Source, Task, class_label, class_names, cut_task,
-    find_file, get_source, label_dtype, load, make_task, read_labels, register, registered, required_files,
-    resolve_classes, select_train,
+    OPTION_KEYS, DatasetError, RawDataset, RemoteFile, Source, class_label, class_names, find_file, get_source, load,
+    read_labels, register, registered, required_files, resolve_classes,
 )
 from effaug.datasets.download import download, download_source, md5sum
 from effaug.datasets.mnist_idx import MNIST_FILES, parse_idx
@@ -42,11 +41,13 @@ SOURCES = tuple(registered())
 # The class names of the sources whose names do not depend on their data.
 CLASS_NAMES = {name: s.class_names(None, {}) for name, s in registered().items() if not s.names_from_data}
 DOWNLOADS = {name: s.downloads for name, s in registered().items() if s.downloads}
+# The folder under data_root that each downloadable source is fetched into.
+DOWNLOAD_DIRS = {name: s.download_dir for name, s in registered().items() if s.downloads}
 
 __all__ = [
-    "CLASS_NAMES", "DOWNLOADS", "MNIST_FILES", "SMALLNORB_FILES", "SOURCES", "TRAIN_SUBSETS",
-    "DatasetError", "RawDataset", "RemoteFile", "Source", "Task",
-    "class_label", "class_names", "cut_task", "download", "download_source", "find_file", "get_source",
-    "label_dtype", "load", "make_task", "md5sum", "parse_idx", "parse_norb_matrix", "read_labels",
-    "register", "registered", "required_files", "resolve_classes", "select_train",
+    "CLASS_NAMES", "DOWNLOADS", "DOWNLOAD_DIRS", "OPTION_KEYS", "MNIST_FILES", "SMALLNORB_FILES", "SOURCES",
+    "DatasetError", "RawDataset", "RemoteFile", "Source",
+    "class_label", "class_names", "download", "download_source", "find_file", "get_source",
+    "load", "md5sum", "parse_idx", "parse_norb_matrix", "read_labels",
+    "register", "registered", "required_files", "resolve_classes",
 ]

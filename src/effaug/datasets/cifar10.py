@@ -150,4 +150,5 @@ SOURCE = register(Source(
     "cifar10", load, read_labels, class_names, required_files,
     downloads=(RemoteFile(CIFAR10_ARCHIVE, "c58f30108f718f92721af3b95e74349a",
                           ("https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz",)),),
+    download_dir="cifar10", image_shape=(32, 32, 3), split_sizes=(50000, 10000),
 ))

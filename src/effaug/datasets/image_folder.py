@@ -25,7 +25,7 @@ other files, and files and folders whose names start with ``.``, are skipped
 A split lists its classes in label order, each class's images sorted by
 their path; ``train_index``/``test_index`` are positions in that order and
 ``train_names``/``test_names`` the paths relative to ``path``, with ``/``
-(``train/cat/001.png``), which ``data.h5`` keeps as ``train/name`` and
+(``train/cat/001.png``), which ``task.h5`` keeps as ``train/name`` and
 ``test/name``.
 
 Options (``datasets.<name>.<option>``)
@@ -62,7 +62,7 @@ from pathlib import Path
 
 import numpy as np
 
-from effaug.datasets.base import DatasetError, RawDataset, Source, register
+from effaug.datasets.base import OPTION_KEYS, DatasetError, RawDataset, Source, register
 
 log = logging.getLogger("effaug.datasets")
 
@@ -87,8 +87,7 @@ def _is_int(value) -> bool:
 def parse_options(options: Mapping) -> Options:
     """The ``image_folder`` keys of a dataset's config, defaults filled in
     (a key set to null takes its default). DatasetError names a bad value."""
-    given = {key: options[key] for key in ("image_size", "channels", "test_fraction", "split_seed")
-             if options.get(key) is not None}
+    given = {key: options[key] for key in OPTION_KEYS if options.get(key) is not None}
     size = given.get("image_size")
     if size is not None:
         if not (isinstance(size, (list, tuple)) and len(size) == 2 and all(_is_int(v) and v > 0 for v in size)):

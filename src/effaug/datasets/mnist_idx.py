@@ -98,4 +98,5 @@ SOURCE = register(Source(
     "mnist_idx", load, read_labels, class_names, required_files,
     downloads=tuple(RemoteFile(f"{name}.gz", md5, tuple(m + f"{name}.gz" for m in _MIRRORS))
                     for name, md5 in _MD5.items()),
+    download_dir="mnist", image_shape=(28, 28, 1), split_sizes=(60000, 10000),
 ))

