@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CORES ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: setup run test lint clean benchmark
+.PHONY: setup run test lint rulegraph clean benchmark
 
 setup: $(STAMP)
 
@@ -46,8 +46,14 @@ benchmark: setup
 	$(BIN)/python benchmarks/workflow.py grid --data-root $(DATA_ROOT)
 	$(BIN)/python benchmarks/report.py
 
+# snakefmt (settings in pyproject.toml) and Snakemake's own linter, both must be clean
 lint: setup
+	$(BIN)/snakefmt --check Snakefile workflow
 	$(BIN)/snakemake --lint
+
+# the picture of the workflow's rules in the README (needs Graphviz's dot)
+rulegraph: setup
+	$(BIN)/snakemake --rulegraph --quiet all | dot -Tpng -Gdpi=110 -o docs/img/rulegraph.png
 
 clean:
 	rm -rf results .snakemake
