@@ -7,7 +7,7 @@ import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from effaug import scores as S
+import effaug.scores as S  # the module itself: effaug.__getattr__ would load the API (a cycle)
 
 # Deprecated values of ``hessian_l2``: the old name -> the name that replaces it (same behaviour).
 HESSIAN_L2_ALIASES = {"paper": "code"}
