@@ -6,7 +6,11 @@ holds the one taken at commit 75e6d23 (before multiclass support), and
 ``test_multiclass.test_binary_results_are_unchanged`` compares a fresh run with it.
 Its two auc.csv digests were retaken when the tables gained the normalised AUC
 columns and k-DPP its label "k-DPP": without those columns and with the old
-label, the files are the ones of 75e6d23, byte for byte.
+label, the files are the ones of 75e6d23, byte for byte. The summary.csv digest was
+retaken when the table gained the ``best_observed_<f>_<score>`` columns (without
+them it is the old file, byte for byte), and the two k-DPP kernel.h5 digests when
+the kernel gained ``experiment.kdpp.feature_scale`` (1e3; with ``feature_scale: 1``
+they are the old ones, and every k-DPP budget JSON is unchanged either way).
 """
 
 from __future__ import annotations

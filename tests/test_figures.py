@@ -67,13 +67,15 @@ def test_markdown_tables_have_readable_headers_and_the_csv_keeps_its_names(curve
         "Policy", "Name in config", "AUC", "AUC sd", "Normalised AUC", "Normalised AUC sd", "Seeds"]
     summary = M.summary_table(curves, {"a": REFERENCES}, [0.05, 0.1], N_TRAIN)
     assert list(summary.columns) == ["augmentation", "no_augmentation", "baseline_0.05", "best_0.05",
-                                     "best_0.05_policy", "baseline_0.1", "best_0.1", "best_0.1_policy",
-                                     "full_augmentation", "vsv", "n_support_vectors"]
+                                     "best_0.05_policy", "best_observed_0.05_loss", "baseline_0.1", "best_0.1",
+                                     "best_0.1_policy", "best_observed_0.1_loss", "full_augmentation", "vsv",
+                                     "n_support_vectors"]
     readable = M.readable_summary_table(summary, [0.05, 0.1])
-    assert list(readable.columns) == ["Augmentation", "No augmentation", "Baseline 5%", "Best 5%",
-                                      "Best 5% policy (score)", "Baseline 10%", "Best 10%",
-                                      "Best 10% policy (score)", "Full augmentation", "VSV", "#SV"]
-    assert readable["Best 10% policy (score)"].iloc[0] == "Det Prop Down (loss)"
+    assert list(readable.columns) == ["Augmentation", "No augmentation", "Baseline 5%", "Best expected 5%",
+                                      "Best expected 5% policy (score)", "Best observed 5% (loss)", "Baseline 10%",
+                                      "Best expected 10%", "Best expected 10% policy (score)",
+                                      "Best observed 10% (loss)", "Full augmentation", "VSV", "#SV"]
+    assert readable["Best expected 10% policy (score)"].iloc[0] == "Det Prop Down (loss)"
     assert "evaluation set" in M.SUMMARY_NOTE and "as in the paper" in M.SUMMARY_NOTE
 
 

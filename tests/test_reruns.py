@@ -5,11 +5,14 @@ from __future__ import annotations
 import copy
 import os
 import re
+import shutil
 import signal
 import subprocess
 import time
 from pathlib import Path
 
+import h5py
+import pandas as pd
 import pytest
 import yaml
 
@@ -49,10 +52,37 @@ def test_complete_run_has_nothing_to_do(complete):
     assert planned(complete, SMALL) == {}
 
 
-def test_a_kdpp_parameter_reruns_only_kdpp_jobs(complete):
-    jobs = planned(complete, changed(["experiment", "kdpp"], {"epsilon": 0.01}))
+@pytest.mark.parametrize("parameter", [{"epsilon": 0.01}, {"feature_scale": 1.0}])
+def test_a_kdpp_parameter_reruns_only_kdpp_jobs(complete, parameter):
+    jobs = planned(complete, changed(["experiment", "kdpp"], parameter))
     assert set(jobs) == {"kdpp_kernel", "selection_kdpp"} | AGGREGATION
     assert jobs["kdpp_kernel"] == 2 and jobs["selection_kdpp"] == 2 * 2  # augmentations x seeds
+
+
+def test_the_kdpp_kernel_is_built_with_the_feature_scale(complete):
+    with h5py.File(complete / "results/tiny/crop/none/kdpp-bottleneck/kernel.h5") as f:
+        assert f.attrs["feature_scale"] == 1000.0 and f.attrs["epsilon"] == 0.001
+
+
+def test_kdpp_budgets_of_their_own_rerun_only_the_kdpp_curves_and_get_their_own_auc_table(complete, tmp_path):
+    config = changed(["experiment", "kdpp"], {"budgets": [1, 3, 5]})
+    jobs = planned(complete, config)
+    assert set(jobs) == {"selection_kdpp"} | AGGREGATION and jobs["selection_kdpp"] == 2 * 2
+    workdir = tmp_path / "run"
+    shutil.copytree(complete, workdir, symlinks=True)
+    result = snakemake(workdir, "--cores", "2", config=config)
+    assert result.returncode == 0, result.stderr[-3000:]
+    curves = pd.read_csv(workdir / "results/tiny/crop/curves.csv")
+    assert set(curves[curves["policy"] == "kdpp-bottleneck"]["budget"]) == {0, 1, 3, 5}
+    assert set(curves[curves["policy"] == "baseline"]["budget"]) == {0, 2, 5}
+    for augmentation in ("crop", "translate"):
+        base = workdir / f"results/tiny/{augmentation}/loss"
+        main, own = pd.read_csv(base / "auc.csv"), pd.read_csv(base / "auc_kdpp.csv")
+        assert "kdpp-bottleneck" not in set(main["policy"]) and list(own["policy"]) == ["kdpp-bottleneck"]
+        assert own["auc_normalised_mean"].iloc[0] == pytest.approx(own["auc_mean"].iloc[0] / 5)
+        assert (complete / f"results/tiny/{augmentation}/loss/auc.csv").read_text() != (base / "auc.csv").read_text()
+        assert "k-DPP curves on budgets of their own" in (base / "auc.md").read_text()
+        assert pd.read_csv(complete / f"results/tiny/{augmentation}/loss/auc_kdpp.csv").empty
 
 
 def test_the_budget_axis_redraws_only_the_accuracy_figures(complete):

@@ -158,6 +158,8 @@ def with_change(path: list, value):
     (["experiment", "scores"], ["loss", "shapley"], "'shapley' is not one of"),
     (["experiment", "budgets"], [1, 2, 30], "experiment.budgets: [30] exceed datasets.tiny_idx.n_train=20"),
     (["experiment", "budgets"], [], "[] should be non-empty"),
+    (["experiment", "kdpp"], {"budgets": [1, 30]}, "experiment.kdpp.budgets: [30] exceed datasets.tiny_idx.n_train=20"),
+    (["experiment", "kdpp"], {"feature_scale": 0}, "0 is less than or equal to the minimum of 0"),
     (["experiment", "seeds"], 0, "0 is less than the minimum of 1"),
     (["experiment", "summary_fractions"], [0.3], "0.3 of datasets.tiny_idx.n_train=20 is 6 points"),
     (["experiment", "hessian_l2"], "tiny", "experiment.hessian_l2"),

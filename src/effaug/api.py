@@ -227,6 +227,8 @@ def _settings(params: dict) -> Settings:
         raise ValueError(f"svm_folds must be an int >= 2, got {s.svm_folds!r}")
     if not (isinstance(s.clustered_n_init, numbers.Integral) and s.clustered_n_init >= 1):
         raise ValueError(f"clustered_n_init must be an int >= 1, got {s.clustered_n_init!r}")
+    if not (isinstance(s.kdpp_feature_scale, numbers.Real) and s.kdpp_feature_scale > 0):
+        raise ValueError(f"kdpp_feature_scale must be a number > 0, got {s.kdpp_feature_scale!r}")
     return s
 
 
@@ -307,6 +309,9 @@ class AugmentationSelector:
         The linear SVM of ``svm_margin``: C by stratified k-fold CV.
     kdpp_epsilon : float, default 1e-3
         Ridge of the k-DPP kernel ``diag(q) F F^T diag(q) + eps I``.
+    kdpp_feature_scale : float, default 1e3
+        The factor on the unit-normalised features F of the k-DPP kernel (the
+        authors' ``phi_scale``): L_ii = kdpp_feature_scale^2 q_i^2 + eps.
     clustered_n_init : int, default 10
     clustered_seed : int, default 0
         k-means of the clustered policies.
@@ -356,8 +361,8 @@ class AugmentationSelector:
                  hessian_l2: str | float = "code", hessian_structure: str = "full",
                  hessian_sample_weights: bool = False, solver: str = "newton", tol: float = 1e-10,
                  max_iter: int = 100, svm_C_grid: Sequence[float] = (0.01, 0.1, 1.0, 10.0, 100.0),
-                 svm_folds: int = 4, kdpp_epsilon: float = 1e-3, clustered_n_init: int = 10, clustered_seed: int = 0,
-                 update_budgets: int | Sequence | None = None):
+                 svm_folds: int = 4, kdpp_epsilon: float = 1e-3, kdpp_feature_scale: float = 1e3,
+                 clustered_n_init: int = 10, clustered_seed: int = 0, update_budgets: int | Sequence | None = None):
         self.score = score
         self.policy = policy
         self.seed = seed
@@ -371,13 +376,14 @@ class AugmentationSelector:
         self.svm_C_grid = svm_C_grid
         self.svm_folds = svm_folds
         self.kdpp_epsilon = kdpp_epsilon
+        self.kdpp_feature_scale = kdpp_feature_scale
         self.clustered_n_init = clustered_n_init
         self.clustered_seed = clustered_seed
         self.update_budgets = update_budgets
 
     _PARAMS = ("score", "policy", "seed", "C", "hessian_l2", "hessian_structure", "hessian_sample_weights",
-               "solver", "tol", "max_iter", "svm_C_grid", "svm_folds", "kdpp_epsilon", "clustered_n_init",
-               "clustered_seed", "update_budgets")
+               "solver", "tol", "max_iter", "svm_C_grid", "svm_folds", "kdpp_epsilon", "kdpp_feature_scale",
+               "clustered_n_init", "clustered_seed", "update_budgets")
 
     def get_params(self, deep: bool = True) -> dict:
         """The constructor's parameters (scikit-learn convention)."""
@@ -424,7 +430,8 @@ class AugmentationSelector:
                                          settings, score)
         elif policy.kind == "kdpp":  # as workflow/scripts/kdpp_kernel.py
             quality = P.check_finite(self.scores_, score) if policy.uses_score else None
-            eigenvalues, eigenvectors = np.linalg.eigh(P.kdpp_kernel(X, quality, self._kdpp_epsilon))
+            kernel = P.kdpp_kernel(X, quality, self._kdpp_epsilon, settings.kdpp_feature_scale)
+            eigenvalues, eigenvectors = np.linalg.eigh(kernel)
             self._kernel = {"eigenvalues": eigenvalues, "eigenvectors": eigenvectors}
         self._fs = fs  # fitted
         return self

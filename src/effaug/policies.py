@@ -14,8 +14,9 @@ and paths; ``label`` gives the name used in tables and plots):
 - ``clustered-{baseline,rand-prop}-c<c>``: k-means with c clusters, the inner
   policy inside every cluster, picks interleaved round robin.
 - ``kdpp-{influence,bottleneck}``: a k-DPP draw per budget with kernel
-  ``diag(q) F F^T diag(q) + eps I``; ``influence``: q = |score| of whichever
-  score the curve runs under (not only influence), ``bottleneck``: q = 1.
+  ``diag(q) F F^T diag(q) + eps I`` (F: unit rows times a feature scale);
+  ``influence``: q = |score| of whichever score the curve runs under (not only
+  influence), ``bottleneck``: q = 1.
 
 **Weighted sampling without replacement is exactly successive sampling**
 (draw one point with probability w_i / sum of the remaining weights, remove
@@ -254,12 +255,15 @@ def sample_weights(n: int, chosen: np.ndarray, n_transforms: int, down: bool) ->
 # k-DPP
 
 
-def kdpp_kernel(features: np.ndarray, quality: np.ndarray | None = None, epsilon: float = 1e-3) -> np.ndarray:
-    """L = diag(q) F F^T diag(q) + eps I with F the L2-normalised features
-    (rows of zeros stay zero); q = 1 when ``quality`` is None."""
+def kdpp_kernel(features: np.ndarray, quality: np.ndarray | None = None, epsilon: float = 1e-3,
+                feature_scale: float = 1e3) -> np.ndarray:
+    """L (n, n) = diag(q) F F^T diag(q) + eps I for features (n, d), with F the
+    L2-normalised features times ``feature_scale`` (rows of zeros stay zero;
+    the authors' ``phi_scale`` = 1e3), so L_ii = feature_scale^2 q_i^2 + eps;
+    q (n,) = |quality|, or 1 when ``quality`` is None."""
     F = np.asarray(features, dtype=np.float64)
     norms = np.linalg.norm(F, axis=1, keepdims=True)
-    F = F / np.where(norms > 0, norms, 1.0)
+    F = F / np.where(norms > 0, norms, 1.0) * feature_scale
     if quality is not None:
         F = F * np.abs(np.asarray(quality, dtype=np.float64))[:, None]
     L = F @ F.T

@@ -39,6 +39,7 @@ class Settings:
     clustered_n_init: int = 10
     clustered_seed: int = 0
     hessian_structure: str = "full"
+    kdpp_feature_scale: float = 1e3
 
     @classmethod
     def from_config(cls, cfg: Mapping) -> Settings:
@@ -55,6 +56,7 @@ class Settings:
             clustered_n_init=int(cfg["clustered"]["n_init"]),
             clustered_seed=int(cfg["clustered"]["seed"]),
             hessian_structure=cfg["hessian_structure"],
+            kdpp_feature_scale=float(cfg["kdpp"]["feature_scale"]),
         )
 
     @property

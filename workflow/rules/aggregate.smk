@@ -76,6 +76,7 @@ rule auc_table:
             subcategory="{dataset}",
             labels={"augmentation": "{augmentation}", "score": "{score}"},
         ),
+        kdpp_csv="results/{dataset}/{augmentation}/{score}/auc_kdpp.csv",
         markdown="results/{dataset}/{augmentation}/{score}/auc.md",
         latex="results/{dataset}/{augmentation}/{score}/auc.tex",
     log:
@@ -269,11 +270,11 @@ rule epoch_timing:
     resources:
         mem_mb=mem_mb("epoch_timing"),
         runtime=runtime("epoch_timing"),
-        gpu=gpus,
+        gpu=GPUS,
     params:
         library=library_hash("epoch_timing"),
         provenance=provenance("tables"),
-        featurizer=lambda wildcards: featurizer_spec(wildcards.dataset),
+        featurizer=featurizer_params,
         augmentation=augmentation_params,
         budgets=lambda wildcards: timing_budgets(wildcards.dataset),
         epochs=EXPERIMENT["epoch_timing"]["epochs"],

@@ -4,11 +4,13 @@ import ast
 import base64
 import functools
 import hashlib
+import inspect
 import os
 import re
 from pathlib import Path
 
 import numpy as np
+from snakemake.common import overwrite_function_params
 from snakemake.logging import logger
 
 import effaug
@@ -35,6 +37,13 @@ class ConfigError(ValueError):
     """An invalid configuration value; the message names the key."""
 
 
+def per_job(function):
+    """Mark a function that Snakemake calls for every job (input, params, threads, resources): its
+    signature is read here once, not by Snakemake on each call (several per job, thousands of jobs)."""
+    overwrite_function_params(function, inspect.signature(function).parameters)
+    return function
+
+
 def parse_policies():
     policies = {}
     for name in EXPERIMENT["policies"]:
@@ -56,6 +65,12 @@ def names_regex(names):
 NESTED = [name for name, p in POLICIES.items() if p.nested]
 UPDATE = [name for name, p in POLICIES.items() if p.update]
 KDPP = [name for name, p in POLICIES.items() if p.kind == "kdpp"]
+KDPP_BUDGETS = sorted(EXPERIMENT["kdpp"]["budgets"] or BUDGETS)
+
+
+def policy_budgets(policy):
+    """The budgets of a policy's curves: experiment.kdpp.budgets for the k-DPP policies, else experiment.budgets."""
+    return KDPP_BUDGETS if POLICIES[policy].kind == "kdpp" else BUDGETS
 
 
 wildcard_constraints:
@@ -73,6 +88,7 @@ def featurizer_mode(dataset):
     return DATASETS[dataset].get("featurizer_mode") or EXPERIMENT["featurizer_mode"]
 
 
+@per_job
 def mode_of(wildcards):
     return featurizer_mode(wildcards.dataset)
 
@@ -81,11 +97,11 @@ FROZEN = [name for name in DATASETS if featurizer_mode(name) == "frozen"]
 RETRAIN = [name for name in DATASETS if featurizer_mode(name) == "retrain"]
 
 
-def curve_results():
+def curve_results(budgets):
     """The per-budget result files of one curve: the outputs of a frozen-mode selection job."""
     return [
         f"results/{{dataset}}/{{augmentation}}/{{score}}/{{policy}}/seed{{seed}}/budget{budget}.json"
-        for budget in BUDGETS
+        for budget in budgets
     ]
 
 
@@ -192,12 +208,13 @@ def check_experiment():
         raise ConfigError(f"experiment.hessian_l2: {err}") from None
     for name, cfg in DATASETS.items():
         n = cfg["n_train"]
-        too_big = [b for b in BUDGETS if b > n]
-        if too_big:
-            raise ConfigError(
-                f"experiment.budgets: {too_big} exceed datasets.{name}.n_train={n}; "
-                "a budget is a number of training points to augment"
-            )
+        for key, budgets in (("experiment.budgets", BUDGETS), ("experiment.kdpp.budgets", KDPP_BUDGETS)):
+            too_big = [b for b in budgets if b > n]
+            if too_big:
+                raise ConfigError(
+                    f"{key}: {too_big} exceed datasets.{name}.n_train={n}; "
+                    "a budget is a number of training points to augment"
+                )
         for fraction in EXPERIMENT["summary_fractions"]:
             if round(fraction * n) not in BUDGETS:
                 raise ConfigError(
@@ -244,6 +261,7 @@ def featurizer_spec(name):
     return FeaturizerSpec.from_config(DATASETS[name]["featurizer"]).to_dict()
 
 
+@per_job
 def dataset_files(wildcards):
     """Input function: the dataset's raw files, or a clear error if missing."""
     name = wildcards.dataset
@@ -254,6 +272,7 @@ def dataset_files(wildcards):
     return [str(f) for f in files]
 
 
+@per_job
 def featurizer_training_input(wildcards):
     """A featurizer trains on task.h5 (train_on: subset) or on the raw files (full)."""
     if DATASETS[wildcards.dataset]["featurizer"]["train_on"] == "full":
@@ -261,14 +280,21 @@ def featurizer_training_input(wildcards):
     return [f"results/{wildcards.dataset}/task.h5"]
 
 
+@per_job
 def featurizer_model(wildcards):
     """The features' model: the user's file (featurizer.file) or the trained featurizer."""
     file = DATASETS[wildcards.dataset]["featurizer"]["file"]
     return file if file else f"results/{wildcards.dataset}/featurizer.keras"
 
 
+@per_job
 def augmentation_params(wildcards):
     return DATASETS[wildcards.dataset]["augmentations"][wildcards.augmentation]
+
+
+@per_job
+def featurizer_params(wildcards):
+    return featurizer_spec(wildcards.dataset)
 
 
 def downloadable_sources():
@@ -360,6 +386,7 @@ SETTING_GROUPS = {
     "scores": ("C", "solver", "tol", "max_iter", "hessian_l2", "hessian_structure", "svm_C_grid", "svm_folds"),
     "update": ("C", "solver", "tol", "max_iter", "hessian_l2", "hessian_structure", "hessian_sample_weights"),
     "clustered": ("clustered_n_init", "clustered_seed"),
+    "kdpp": ("kdpp_feature_scale",),
 }
 
 
@@ -375,10 +402,12 @@ def settings_for(group):
     return {key: every[key] for key in SETTING_GROUPS[group]}
 
 
+@per_job
 def order_settings(wildcards):
     return settings_for("clustered") if POLICIES[wildcards.policy].kind == "clustered" else {}
 
 
+@per_job
 def selection_settings(wildcards):
     """The settings of a frozen-mode selection job: the fit's, plus k-means' or Update's where used."""
     policy = POLICIES[wildcards.policy]
@@ -397,6 +426,7 @@ def policy_seeds(policy):
     return range(EXPERIMENT["seeds"]) if POLICIES[policy].stochastic else [0]
 
 
+@per_job
 def result_files(wildcards):
     """Every per-budget result of one (dataset, augmentation)."""
     base = f"results/{wildcards.dataset}/{wildcards.augmentation}"
@@ -406,10 +436,11 @@ def result_files(wildcards):
         if p.kind != "vsv"
         for score in policy_scores(policy)
         for seed in policy_seeds(policy)
-        for budget in BUDGETS
+        for budget in policy_budgets(policy)
     ]
 
 
+@per_job
 def previous_state(wildcards):
     """Update policies: the state after the previous budget (none before the first)."""
     budget = int(wildcards.budget)
@@ -422,6 +453,7 @@ def previous_state(wildcards):
     ]
 
 
+@per_job
 def retrain_inputs(wildcards):
     """In retrain mode a budget job also needs the images."""
     return [f"results/{wildcards.dataset}/task.h5"] if mode_of(wildcards) == "retrain" else []
@@ -493,11 +525,16 @@ def expected_stages(stage, w):
         return {**stages, "references": {"settings": settings_for("fit"), "mode": mode_of(w)}}
     policy = POLICIES[w.policy]
     if policy.kind == "kdpp":
-        stages["kdpp_kernel"] = {"score": w.score, "policy": w.policy, "epsilon": EXPERIMENT["kdpp"]["epsilon"]}
+        stages["kdpp_kernel"] = {
+            "score": w.score,
+            "policy": w.policy,
+            "epsilon": EXPERIMENT["kdpp"]["epsilon"],
+            "settings": settings_for("kdpp"),
+        }
     if stage == "kdpp_kernel":
         return stages
     if stage == "selection":
-        return {**stages, "selection": {**curve_stage(w, selection_settings(w)), "budgets": BUDGETS}}
+        return {**stages, "selection": {**curve_stage(w, selection_settings(w)), "budgets": policy_budgets(w.policy)}}
     if policy.nested:
         stages["order"] = curve_stage(w, order_settings(w))
     if stage == "order":
@@ -509,7 +546,7 @@ def expected_stages(stage, w):
 
 def provenance(stage):
     """The parameter `provenance` of a job: the record its outputs carry and its inputs are checked against."""
-    return lambda wildcards: {"stage": stage, "stages": expected_stages(stage, wildcards)}
+    return per_job(lambda wildcards: {"stage": stage, "stages": expected_stages(stage, wildcards)})
 
 
 class Wildcards(dict):
@@ -602,7 +639,8 @@ def planned_checks():
                     continue
                 for score in policy_scores(policy):
                     paths += [
-                        f"{base}/{score}/{policy}/seed{seed}/budget{BUDGETS[0]}.json" for seed in policy_seeds(policy)
+                        f"{base}/{score}/{policy}/seed{seed}/budget{policy_budgets(policy)[0]}.json"
+                        for seed in policy_seeds(policy)
                     ]
     return paths
 
@@ -758,27 +796,29 @@ def _estimate(step, dataset, augmentation):
 
 
 def mem_mb(step):
-    return lambda wildcards, attempt: int(estimate(step, wildcards)[0] * attempt)
+    return per_job(lambda wildcards, attempt: int(estimate(step, wildcards)[0] * attempt))
 
 
 def runtime(step):
-    return lambda wildcards, attempt: int(estimate(step, wildcards)[1] * attempt) + 1
+    return per_job(lambda wildcards, attempt: int(estimate(step, wildcards)[1] * attempt) + 1)
 
 
-def gpus(wildcards):
-    """GPUs of a CNN-training job (config resources.gpu)."""
-    return config["resources"]["gpu"]
+# GPUs of a CNN-training job (config resources.gpu)
+GPUS = config["resources"]["gpu"]
 
 
+@per_job
 def featurizer_threads(wildcards):
     """CNN training threads, pinned by the dataset's featurizer.threads."""
     return DATASETS[wildcards.dataset]["featurizer"]["threads"]
 
 
+@per_job
 def linear_algebra_threads(wildcards):
     return config["resources"]["threads"]
 
 
+@per_job
 def reference_threads(wildcards):
     """Frozen mode fits small LRs on one thread (far faster than on more); retrain
     mode trains CNNs with the featurizer's threads."""
@@ -796,6 +836,7 @@ def augmentations_of(dataset):
     return list(DATASETS[dataset]["augmentations"])
 
 
+@per_job
 def originals_scores(wildcards):
     """The scores of a dataset's original points: those of its first augmentation. They come from the
     originals' features alone (in both featurizer modes), the same in every augmentation's scores.h5."""

@@ -24,12 +24,12 @@ rule train_featurizer:
     resources:
         mem_mb=mem_mb("train_featurizer"),
         runtime=runtime("train_featurizer"),
-        gpu=gpus,
+        gpu=GPUS,
     params:
         library=library_hash("train_featurizer"),
         provenance=provenance("featurizer"),
         kernels=KERNELS,
-        featurizer=lambda wildcards: featurizer_spec(wildcards.dataset),
+        featurizer=featurizer_params,
         train_on=lambda wildcards: DATASETS[wildcards.dataset]["featurizer"]["train_on"],
         source=lambda wildcards: DATASETS[wildcards.dataset]["source"],
         path=lambda wildcards: str(dataset_path(wildcards.dataset) or ""),
@@ -54,12 +54,12 @@ rule features:
     resources:
         mem_mb=mem_mb("features"),
         runtime=runtime("features"),
-        gpu=gpus,
+        gpu=GPUS,
     params:
         library=library_hash("features"),
         provenance=provenance("features"),
         kernels=KERNELS,
         augmentation=augmentation_params,
-        featurizer=lambda wildcards: featurizer_spec(wildcards.dataset),
+        featurizer=featurizer_params,
     script:
         "../scripts/features.py"

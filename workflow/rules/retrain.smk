@@ -26,7 +26,7 @@ rule retrain:
     resources:
         mem_mb=mem_mb("retrain"),
         runtime=runtime("retrain"),
-        gpu=gpus,
+        gpu=GPUS,
     params:
         threads=featurizer_threads,
         library=library_hash("retrain"),
@@ -34,7 +34,7 @@ rule retrain:
         kernels=KERNELS,
         settings=settings_for("fit"),
         augmentation=augmentation_params,
-        featurizer=lambda wildcards: featurizer_spec(wildcards.dataset),
+        featurizer=featurizer_params,
     script:
         "../scripts/retrain.py"
 
@@ -62,7 +62,7 @@ use rule retrain as retrain_update with:
         kernels=KERNELS,
         settings=settings_for("update"),
         augmentation=augmentation_params,
-        featurizer=lambda wildcards: featurizer_spec(wildcards.dataset),
+        featurizer=featurizer_params,
 
 
 use rule retrain as retrain_kdpp with:

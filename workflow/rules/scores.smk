@@ -51,6 +51,6 @@ rule references:
         settings=settings_for("fit"),
         mode=mode_of,
         augmentation=augmentation_params,
-        featurizer=lambda wildcards: featurizer_spec(wildcards.dataset),
+        featurizer=featurizer_params,
     script:
         "../scripts/references.py"

@@ -14,7 +14,7 @@ rule selection:
         scores="results/{dataset}/{augmentation}/scores.h5",
     output:
         order="results/{dataset}/{augmentation}/{score}/{policy}/seed{seed}/order.tsv",
-        results=curve_results(),
+        results=curve_results(BUDGETS),
         timings="results/{dataset}/{augmentation}/{score}/{policy}/seed{seed}/timings.tsv",
     log:
         "results/logs/selection/{dataset}/{augmentation}/{score}/{policy}/seed{seed}.log",
@@ -48,7 +48,7 @@ use rule selection as selection_update with:
         features="results/{dataset}/{augmentation}/features.h5",
         scores="results/{dataset}/{augmentation}/scores.h5",
     output:
-        results=curve_results(),
+        results=curve_results(BUDGETS),
         timings="results/{dataset}/{augmentation}/{score}/{policy}/seed{seed}/timings.tsv",
     log:
         "results/logs/selection_update/{dataset}/{augmentation}/{score}/{policy}/seed{seed}.log",
@@ -66,7 +66,7 @@ use rule selection as selection_kdpp with:
         scores="results/{dataset}/{augmentation}/scores.h5",
         kernel="results/{dataset}/{augmentation}/{score}/{policy}/kernel.h5",
     output:
-        results=curve_results(),
+        results=curve_results(KDPP_BUDGETS),
         timings="results/{dataset}/{augmentation}/{score}/{policy}/seed{seed}/timings.tsv",
     log:
         "results/logs/selection_kdpp/{dataset}/{augmentation}/{score}/{policy}/seed{seed}.log",
@@ -75,6 +75,8 @@ use rule selection as selection_kdpp with:
     wildcard_constraints:
         dataset=names_regex(FROZEN),
         policy=names_regex(KDPP),
+    params:
+        budgets=KDPP_BUDGETS,
 
 
 rule order:
@@ -132,5 +134,6 @@ rule kdpp_kernel:
         provenance=provenance("kdpp_kernel"),
         kernels=KERNELS,
         epsilon=EXPERIMENT["kdpp"]["epsilon"],
+        settings=settings_for("kdpp"),
     script:
         "../scripts/kdpp_kernel.py"

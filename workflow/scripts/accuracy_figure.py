@@ -3,7 +3,7 @@
 import pandas as pd
 
 from effaug import plots
-from effaug.metrics import auc_table
+from effaug.metrics import legend_aucs
 from effaug.provenance import check_inputs, read_json
 from effaug.runtime import job
 
@@ -13,7 +13,7 @@ with job(snakemake.log[0], snakemake.threads, snakemake.config["resources"]["ker
     references = read_json(snakemake.input.references)
     curves = pd.read_csv(snakemake.input.curves, float_precision="round_trip")
     has_curves = ((curves["score"] == w.score) & (curves["policy"] != "vsv")).any()  # not only the VSV point
-    figure = plots.accuracy_curves(curves, w.score, references, auc_table(curves, w.score) if has_curves else None,
+    figure = plots.accuracy_curves(curves, w.score, references, legend_aucs(curves, w.score) if has_curves else None,
                                    snakemake.params.budget_axis,
                                    title=f"{w.dataset} ({references['n_classes']} classes), {w.augmentation}, "
                                          f"score: {w.score}")

@@ -10,7 +10,6 @@ import hashlib
 import logging
 import os
 import urllib.parse
-import urllib.request
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -47,6 +46,8 @@ def download(urls: tuple[str, ...] | list[str], destination: Path, md5: str,
     """Fetch the first URL that answers into ``destination`` and verify its
     MD5. The file appears only once verified (written to a temporary name,
     then renamed); on failure nothing is left behind. Returns the URL used."""
+    import urllib.request  # here, not at the top: every job imports this module, and urllib.request ~40 ms
+
     destination = Path(destination)
     destination.parent.mkdir(parents=True, exist_ok=True)
     partial = destination.with_name(destination.name + ".part")
