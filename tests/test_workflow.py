@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import hashlib
 import subprocess
 import sys
 from pathlib import Path
@@ -353,6 +354,9 @@ def test_retrain_mode_trains_a_cnn_per_budget(tmp_path):
     budget = json.loads((tmp_path / "results/tiny/translate/influence/det-prop-update/seed0/budget5.json")
                         .read_text())
     assert budget["featurizer_mode"] == "retrain" and budget["cnn_images"] == 20 + 5 * 4
+    # experiment.retrain_seed per_job (the default): the CNN seed of (featurizer.seed 0, policy, seed 0, budget 5)
+    digest = hashlib.sha256(b"0/det-prop-update/0/5").digest()
+    assert budget["cnn_seed"] == int.from_bytes(digest[:4], "big")
     # the wall-clock seconds are in their own file, never in the result
     assert not {"cnn_seconds", "fit_seconds"} & set(budget)
     timings = pd.read_csv(tmp_path / "results/tiny/translate/influence/det-prop-update/seed0/timings5.tsv", sep="\t")
@@ -365,6 +369,13 @@ def test_retrain_mode_trains_a_cnn_per_budget(tmp_path):
     assert references["featurizer_mode"] == "retrain"
     frozen_log = (tmp_path / "results/logs/retrain/tiny/translate/none/baseline/seed0/budget2.log").read_text()
     assert "training mnist_cnn on 28 images" in frozen_log
+    # retrain_seed: featurizer re-runs the budget jobs (and what reads them), nothing before them
+    shared = {**RETRAIN, "experiment": {**RETRAIN["experiment"], "retrain_seed": "featurizer"}}
+    dry = snakemake(tmp_path, "-n", config=shared)
+    assert dry.returncode == 0, dry.stderr[-3000:]
+    stats = (dry.stdout + dry.stderr).split("Job stats:")[1].split("total")[0]
+    assert "retrain " in stats and "retrain_update " in stats
+    assert not {"task", "train_featurizer", "features", "scores", "references"} & set(stats.split())
 
 
 def test_nan_features_fail_the_scores_job_clearly(tmp_path):

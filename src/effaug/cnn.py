@@ -2,7 +2,8 @@
 
 A featurizer is a classifier CNN whose layer named ``bottleneck`` gives the
 features: the 512-d Dense output of the MNIST CNN, the 84-d penultimate layer
-of LeNet, the global-average-pooled 256-d output of ResNet-v2.
+of LeNet, the global-average-pooled 256-d output of ResNet-v2 (or, with
+``pool_size`` p, its p x p average pools flattened, as the authors' code).
 
 Or it is the user's own trained model (``featurizer.file``), used frozen: the
 features are the output of its layer ``featurizer.layer``, flattened. It is
@@ -26,8 +27,10 @@ from pathlib import Path
 import numpy as np
 
 ARCHITECTURES = ("mnist_cnn", "lenet", "resnet_v2")
-# d, the width of each architecture's bottleneck layer (the features)
+# d, the width of each architecture's bottleneck layer (the features); resnet_v2 with a pool_size: feature_width
 FEATURE_DIMS = {"mnist_cnn": 512, "lenet": 84, "resnet_v2": 256}
+# consistent: the same inputs in training and featurizing; authors*: the authors' ResNet scripts (see pixel_inputs)
+PREPROCESSING = ("consistent", "authors", "authors_norb")
 HISTORY_COLUMNS = ("epoch", "loss", "accuracy", "n_images")
 # wall-clock seconds per epoch: a file of their own, so that the history is the same bytes every run
 TIMING_COLUMNS = ("epoch", "seconds")
@@ -51,6 +54,10 @@ class FeaturizerSpec:
     (then ``architecture``, ``epochs``, ``batch_size`` and ``learning_rate``
     are not used); ``layer`` the layer whose output are the features;
     ``input_range`` the interval that pixel values 0..255 are mapped to.
+    ``pool_size`` (``resnet_v2`` only): ``None`` pools the last feature map
+    globally, an integer p average-pools it in p x p tiles (stride p), flattened
+    (the authors' ``AveragePooling2D(pool_size=8)``). ``preprocessing``
+    (``resnet_v2`` only): see :func:`pixel_inputs`.
     """
 
     architecture: str = "mnist_cnn"
@@ -64,6 +71,8 @@ class FeaturizerSpec:
     file: str | None = None
     layer: str = "bottleneck"
     input_range: tuple[float, float] = (0.0, 1.0)
+    pool_size: int | None = None
+    preprocessing: str = "consistent"
 
     def __post_init__(self):
         object.__setattr__(self, "input_range", tuple(float(v) for v in self.input_range))
@@ -79,6 +88,17 @@ class FeaturizerSpec:
         for name in ("epochs", "batch_size", "threads", "predict_batch_size"):
             if int(getattr(self, name)) < 1:
                 raise FeaturizerError(f"featurizer.{name} must be >= 1")
+        if self.preprocessing not in PREPROCESSING:
+            raise FeaturizerError(f"featurizer.preprocessing must be one of {', '.join(PREPROCESSING)}, "
+                                  f"got {self.preprocessing!r}")
+        if self.pool_size is not None and int(self.pool_size) < 1:
+            raise FeaturizerError(f"featurizer.pool_size must be null or >= 1, got {self.pool_size}")
+        resnet_only = {"pool_size": (self.pool_size is not None, "null"),
+                       "preprocessing": (self.preprocessing != "consistent", "consistent")}
+        for name, (changed, default) in resnet_only.items():
+            if changed and (self.architecture != "resnet_v2" or self.frozen_file):
+                raise FeaturizerError(f"featurizer.{name} applies to the built-in resnet_v2 only (the authors' "
+                                      f"ResNet), not to {self.file or self.architecture}; leave it at {default}")
 
     @classmethod
     def from_config(cls, cfg: dict) -> FeaturizerSpec:
@@ -160,11 +180,31 @@ def build_lenet(input_shape, n_classes: int):
     return keras.Model(inputs, outputs, name="lenet")
 
 
-def build_resnet_v2(input_shape, n_classes: int, depth: int = 20):
+def resnet_grid(image_hw: tuple[int, int], pool_size: int) -> tuple[int, int]:
+    """(rows, columns) of ``pool_size`` tiles that fit the last feature map of
+    ResNet-v2 on (H, W) images: two stride-2 stages make it (ceil(H/4), ceil(W/4))."""
+    return tuple((int(side) + 3) // 4 // int(pool_size) for side in image_hw)
+
+
+def feature_width(architecture: str, image_hw: tuple[int, int] | None = None, pool_size: int | None = None) -> int:
+    """d of a built-in architecture on (H, W) images: ``FEATURE_DIMS``, times
+    the tiles of ``resnet_grid`` for resnet_v2 with a ``pool_size`` (256 x 3 x 3
+    = 2304 for 96 x 96 smallNORB and pool_size 8; 256 for 32 x 32 CIFAR-10)."""
+    if architecture != "resnet_v2" or pool_size is None:
+        return FEATURE_DIMS[architecture]
+    rows, columns = resnet_grid(image_hw, pool_size)
+    return FEATURE_DIMS[architecture] * rows * columns
+
+
+def build_resnet_v2(input_shape, n_classes: int, depth: int = 20, pool_size: int | None = None):
     """Pre-activation ResNet with bottleneck blocks (He et al. 2016) as in the
     Keras CIFAR-10 example the authors used: 3 stages of (depth-2)/9 blocks,
     16/64 -> 64/128 -> 128/256 filters, stride 2 at stages 2 and 3, L2 1e-4,
-    He-normal kernels; bottleneck = global average pooling (256-d)."""
+    He-normal kernels; bottleneck = global average pooling (256-d), or with
+    ``pool_size`` p the p x p average pools flattened (``feature_width``-d)."""
+    if pool_size is not None and 0 in resnet_grid(input_shape[:2], pool_size):
+        raise FeaturizerError(f"featurizer.pool_size {pool_size} is larger than the last feature map "
+                              f"{resnet_grid(input_shape[:2], 1)} of ResNet-v2 on {tuple(input_shape[:2])} images")
     keras, L = _layers()
     reg = keras.regularizers.l2(1e-4)
 
@@ -192,7 +232,10 @@ def build_resnet_v2(input_shape, n_classes: int, depth: int = 20):
             x = L.Add()([shortcut, y])
         filters_in = filters_out
     x = bn_relu(x)
-    x = L.GlobalAveragePooling2D(name="bottleneck")(x)
+    if pool_size is None:
+        x = L.GlobalAveragePooling2D(name="bottleneck")(x)
+    else:
+        x = L.Flatten(name="bottleneck")(L.AveragePooling2D(pool_size)(x))
     outputs = L.Dense(n_classes, activation="softmax", kernel_initializer="he_normal")(x)
     return keras.Model(inputs, outputs, name=f"resnet{depth}_v2")
 
@@ -202,7 +245,7 @@ def build(spec: FeaturizerSpec, input_shape: tuple[int, int, int], n_classes: in
         return build_mnist_cnn(input_shape, n_classes)
     if spec.architecture == "lenet":
         return build_lenet(input_shape, n_classes)
-    return build_resnet_v2(input_shape, n_classes, spec.depth)
+    return build_resnet_v2(input_shape, n_classes, spec.depth, spec.pool_size)
 
 
 def to_inputs(images: np.ndarray, input_range: tuple[float, float] = (0.0, 1.0)) -> np.ndarray:
@@ -211,6 +254,24 @@ def to_inputs(images: np.ndarray, input_range: tuple[float, float] = (0.0, 1.0))
     low, high = (float(v) for v in input_range)
     if (low, high) != (0.0, 1.0):
         x = x * np.float32(high - low) + np.float32(low)
+    return x
+
+
+def pixel_inputs(images: np.ndarray, preprocessing: str, training: bool) -> np.ndarray:
+    """uint8 (N, H, W, C) -> the float32 (N, H, W, C) a built-in featurizer sees.
+
+    ``consistent``: x / 255 in training and featurizing alike. The authors'
+    ResNet scripts (a quirk): ``authors`` trains on x / 255 minus the training
+    images' per-pixel mean (mean over the N images, shape (H, W, C)) but
+    featurizes x / 255 without it; ``authors_norb`` the same with x / 255 / 255
+    (their smallNORB loader scales to [0, 1] in float64, the ResNet script and
+    the feature pipeline divide by 255 again in float32)."""
+    if preprocessing == "authors_norb":
+        x = (np.asarray(images, dtype=np.float64) / 255.0).astype(np.float32) / np.float32(255.0)
+    else:
+        x = to_inputs(images)
+    if training and preprocessing != "consistent":
+        x = x - x.mean(axis=0)
     return x
 
 
@@ -275,9 +336,9 @@ def train(images: np.ndarray, labels: np.ndarray, spec: FeaturizerSpec):
     log.info("training %s on %d images %s, %d classes, %d epochs, batch %d, %d threads",
              model.name, len(images), images.shape[1:], n_classes, spec.epochs, spec.batch_size, spec.threads)
     history: list[dict] = []
-    model.fit(to_inputs(images), labels, epochs=spec.epochs, batch_size=spec.batch_size,
-              shuffle=True, verbose=0, callbacks=[_history_callback(history, len(images)),
-                                                  _progress_callback(f"training {model.name}")])
+    inputs = pixel_inputs(images, spec.preprocessing, training=True)
+    model.fit(inputs, labels, epochs=spec.epochs, batch_size=spec.batch_size, shuffle=True, verbose=0,
+              callbacks=[_history_callback(history, len(images)), _progress_callback(f"training {model.name}")])
     return model, history
 
 
@@ -302,11 +363,14 @@ def feature_dim(extractor) -> int:
 
 
 def featurize(extractor, images: np.ndarray, batch_size: int,
-              input_range: tuple[float, float] = (0.0, 1.0)) -> np.ndarray:
-    """Features (the extractor's output, flattened), float32 of shape (N, d), computed with ``predict``."""
+              input_range: tuple[float, float] = (0.0, 1.0), preprocessing: str = "consistent") -> np.ndarray:
+    """Features (the extractor's output, flattened), float32 of shape (N, d), computed with ``predict``
+    on the images mapped onto ``input_range`` (a user's model) or by ``preprocessing`` (a built-in one)."""
     if len(images) == 0:
         return np.empty((0, feature_dim(extractor)), np.float32)
-    features = extractor.predict(to_inputs(images, input_range), batch_size=batch_size, verbose=0)
+    inputs = to_inputs(images, input_range) if preprocessing == "consistent" else \
+        pixel_inputs(images, preprocessing, training=False)
+    features = extractor.predict(inputs, batch_size=batch_size, verbose=0)
     return np.asarray(features, dtype=np.float32).reshape(len(images), -1)
 
 

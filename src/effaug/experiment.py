@@ -10,6 +10,7 @@ Frozen-mode code paths import neither scikit-learn nor TensorFlow.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import logging
 import time
 from collections.abc import Mapping
@@ -25,6 +26,9 @@ from effaug.features import FeatureSet
 from effaug.settings import Settings
 
 log = logging.getLogger("effaug.experiment")
+
+# experiment.retrain_seed: the seed of each retrain job's CNN (retrain_cnn_seed)
+RETRAIN_SEEDS = ("per_job", "featurizer")
 
 
 @dataclass
@@ -258,6 +262,22 @@ def frozen_curve(policy: P.Policy, fs: FeatureSet, scores: Mapping[str, np.ndarr
 # Retrain mode: a new CNN per budget
 
 
+def retrain_cnn_seed(mode: str, featurizer_seed: int, policy: str, seed: int, budget: int) -> int:
+    """The seed of the CNN of the retrain job (``policy``, ``seed``, ``budget``).
+
+    ``featurizer``: ``featurizer_seed``, the same in every job (CNN noise shared
+    by all curves). ``per_job``: the first 4 bytes (big-endian) of the SHA-256
+    of ``"<featurizer_seed>/<policy>/<seed>/<budget>"``, an integer below 2**32,
+    the same on every machine and run (the authors' unseeded dropout and
+    shuffling differed between jobs)."""
+    if mode == "featurizer":
+        return int(featurizer_seed)
+    if mode != "per_job":
+        raise ValueError(f"experiment.retrain_seed must be one of {', '.join(RETRAIN_SEEDS)}, got {mode!r}")
+    key = f"{int(featurizer_seed)}/{policy}/{int(seed)}/{int(budget)}".encode()
+    return int.from_bytes(hashlib.sha256(key).digest()[:4], "big")
+
+
 def retrained_features(task, augmentation: str, params: Mapping, chosen: np.ndarray, spec) -> Features:
     """Train a new featurizer on the originals + the chosen points' augmented
     images (the authors' MNIST behaviour) and featurize with it."""
@@ -271,12 +291,15 @@ def retrained_features(task, augmentation: str, params: Mapping, chosen: np.ndar
     extractor = cnn.bottleneck(model)
     test_augmented, test_source, _ = augment.augment(task.test_images, augmentation, params, task.test_index,
                                                      TEST_STREAM)
-    test = cnn.featurize(extractor, task.test_images, spec.predict_batch_size)
+    def featurize(images):
+        return cnn.featurize(extractor, images, spec.predict_batch_size, preprocessing=spec.preprocessing)
+
+    test = featurize(task.test_images)
     return Features(
-        train=cnn.featurize(extractor, task.train_images, spec.predict_batch_size),
+        train=featurize(task.train_images),
         train_labels=task.train_labels,
-        augmented_chosen=cnn.featurize(extractor, chosen_images, spec.predict_batch_size),
-        poisoned_test=np.concatenate([test, cnn.featurize(extractor, test_augmented, spec.predict_batch_size)]),
+        augmented_chosen=featurize(chosen_images),
+        poisoned_test=np.concatenate([test, featurize(test_augmented)]),
         poisoned_test_labels=np.concatenate([task.test_labels, task.test_labels[test_source]]),
         test=test,
         test_labels=task.test_labels,

@@ -84,15 +84,16 @@ class FeatureSet:
         return (points[:, None] * k + np.arange(k)[None, :]).ravel()
 
 
-def _augment_and_featurize(extractor, images, ids, stream, name, params, batch_size, chunk, input_range, progress):
+def _augment_and_featurize(extractor, images, ids, stream, name, params, batch_size, chunk, inputs, progress):
     """Features of all K copies of ``images`` (point ids ``ids``), source-major,
     computed in chunks of ``chunk`` source images so memory stays bounded;
-    ``progress`` (effaug.runtime.Progress) counts the copies featurized."""
+    ``inputs`` the keyword arguments ``input_range`` and ``preprocessing`` of
+    :func:`effaug.cnn.featurize`; ``progress`` (effaug.runtime.Progress) counts the copies featurized."""
     parts, sources, transforms = [], [], []
     for start in range(0, len(images), chunk):
         augmented, source, transform = augment.augment(images[start:start + chunk], name, params,
                                                        ids[start:start + chunk], stream)
-        parts.append(cnn.featurize(extractor, augmented, batch_size, input_range))
+        parts.append(cnn.featurize(extractor, augmented, batch_size, **inputs))
         progress.advance(len(augmented))
         sources.append(source + start)
         transforms.append(transform)
@@ -103,23 +104,25 @@ def _augment_and_featurize(extractor, images, ids, stream, name, params, batch_s
 
 def compute_features(extractor, task: Task, augmentation: str, params: Mapping,
                      batch_size: int = 1024, chunk: int = 2048,
-                     input_range: tuple[float, float] = (0.0, 1.0)) -> FeatureSet:
+                     input_range: tuple[float, float] = (0.0, 1.0), preprocessing: str = "consistent") -> FeatureSet:
     """Featurize the originals, every augmented copy of the training points,
     the test set and the poisoned test set with ``extractor`` (a Keras model
-    from images to features: :func:`effaug.cnn.bottleneck`)."""
+    from images to features: :func:`effaug.cnn.bottleneck`), its inputs made
+    by ``input_range`` or ``preprocessing`` (:func:`effaug.cnn.featurize`)."""
+    inputs = {"input_range": input_range, "preprocessing": preprocessing}
     k = augment.n_transforms(augmentation, params)
     log.info("featurizing %d train and %d test images, %s with K=%d", len(task.train_images),
              len(task.test_images), augmentation, k)
     progress = Progress("featurizing: images", (len(task.train_images) + len(task.test_images)) * (1 + k))
-    train = cnn.featurize(extractor, task.train_images, batch_size, input_range)
+    train = cnn.featurize(extractor, task.train_images, batch_size, **inputs)
     progress.advance(len(train))
     augmented, aug_source, aug_transform = _augment_and_featurize(
         extractor, task.train_images, task.train_index, TRAIN_STREAM, augmentation, params, batch_size, chunk,
-        input_range, progress)
-    test = cnn.featurize(extractor, task.test_images, batch_size, input_range)
+        inputs, progress)
+    test = cnn.featurize(extractor, task.test_images, batch_size, **inputs)
     progress.advance(len(test))
     test_aug, test_source, test_transform = _augment_and_featurize(
-        extractor, task.test_images, task.test_index, TEST_STREAM, augmentation, params, batch_size, chunk, input_range,
+        extractor, task.test_images, task.test_index, TEST_STREAM, augmentation, params, batch_size, chunk, inputs,
         progress)
     m = len(task.test_images)
     attrs = {

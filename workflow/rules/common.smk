@@ -16,7 +16,7 @@ from snakemake.logging import logger
 import effaug
 from effaug import datasets as ds
 from effaug.augment import AugmentationError, check_custom, is_custom, n_transforms
-from effaug.cnn import FEATURE_DIMS, FeaturizerError, FeaturizerSpec
+from effaug.cnn import FeaturizerError, FeaturizerSpec, feature_width
 from effaug.multinomial import MAX_FULL_HESSIAN
 from effaug.policies import PolicyError, parse_policy
 from effaug import provenance as provenance_lib
@@ -540,7 +540,8 @@ def expected_stages(stage, w):
     if stage == "order":
         return stages
     if stage == "retrain":
-        return {**stages, "retrain": curve_stage(w, settings_for("update" if policy.update else "fit"))}
+        retrain = curve_stage(w, settings_for("update" if policy.update else "fit"))
+        return {**stages, "retrain": {**retrain, "cnn_seed": EXPERIMENT["retrain_seed"]}}
     raise ValueError(f"unknown stage {stage!r}")
 
 
@@ -734,6 +735,12 @@ def stored_bytes(path):
     return sum(entry.stat().st_size for entry in path.rglob("*") if entry.is_file())
 
 
+def square_side(dataset, pixels):
+    """(side, side) of a square image of ``pixels`` values, for resource estimates."""
+    side = int(np.sqrt(pixels / probe_channels(dataset)))
+    return side, side
+
+
 def dataset_sizes(dataset, augmentation=None):
     cfg = DATASETS[dataset]
     k = n_transforms(augmentation, cfg["augmentations"][augmentation]) if augmentation else 0
@@ -745,7 +752,11 @@ def dataset_sizes(dataset, augmentation=None):
         "m": m,
         "k": k,
         "pixels": pixels,
-        "d": FILE_FEATURE_DIM if featurizer["file"] else FEATURE_DIMS[architecture],
+        "d": (
+            FILE_FEATURE_DIM
+            if featurizer["file"]
+            else feature_width(architecture, square_side(dataset, pixels), featurizer["pool_size"])
+        ),
         "full": full,
         "image_seconds": SECONDS_PER_IMAGE[architecture]
         * (featurizer["depth"] / 20 if architecture == "resnet_v2" else 1)

@@ -16,6 +16,6 @@ with job(snakemake.log[0], snakemake.threads, snakemake.config["resources"]["ker
     else:
         extractor = cnn.bottleneck(cnn.load(snakemake.input.model))
     fs = compute_features(extractor, task, snakemake.wildcards.augmentation, snakemake.params.augmentation,
-                          spec.predict_batch_size, input_range=spec.input_range)
+                          spec.predict_batch_size, input_range=spec.input_range, preprocessing=spec.preprocessing)
     write_features(snakemake.output.features, fs,
                    {"dataset": snakemake.wildcards.dataset, "featurizer": spec.to_dict(), **h5_attrs(record)})

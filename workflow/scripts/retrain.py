@@ -32,7 +32,9 @@ with job(snakemake.log[0], snakemake.params.threads, snakemake.config["resources
         else:
             chosen, current = np.empty(0, np.int64), scores[w.score]
         chosen = E.update_choice(policy, current, chosen, budget, seed, w.score)
-    spec = FeaturizerSpec(**p.featurizer)
+    cnn_seed = E.retrain_cnn_seed(snakemake.config["experiment"]["retrain_seed"], p.featurizer["seed"], w.policy,
+                                  seed, budget)
+    spec = FeaturizerSpec(**{**p.featurizer, "seed": cnn_seed})
     task = read_task(inputs.task)
     features = E.retrained_features(task, w.augmentation, p.augmentation, chosen, spec)
     result, model, rows = E.run_budget(features, chosen, policy, settings)
@@ -41,6 +43,7 @@ with job(snakemake.log[0], snakemake.params.threads, snakemake.config["resources
         new_scores = E.rescore(w.score, model, features, rows, settings, svm_C)
         write_arrays(snakemake.output.state, {"chosen": chosen, "scores": new_scores}, h5_attrs(record))
     result.update(dataset=w.dataset, augmentation=w.augmentation, score=w.score, policy=w.policy,
-                  seed=seed, budget=budget, featurizer_mode="retrain", **features.extra)
+                  seed=seed, budget=budget, featurizer_mode="retrain", cnn_seed=cnn_seed,
+                  **features.extra)
     R.write_timings(snakemake.output.timings, [R.pop_timings(result)])  # wall-clock seconds: not in the result
     R.write_json(snakemake.output.result, R.name_points(result, task.train_names), record)
