@@ -65,6 +65,19 @@ def test_training_learns_the_pattern():
     assert (predicted == labels).mean() > 0.9
 
 
+def test_epoch_seconds_times_repeats_epochs_per_set_on_one_model(monkeypatch):
+    images, labels = tiny_task(n=24)
+    sets = [(images[:8], labels[:8]), (images, labels), (images[:16], labels[:16])]
+    builds = []
+    build = cnn.build
+    monkeypatch.setattr(cnn, "build", lambda *args, **kwargs: builds.append(args) or build(*args, **kwargs))
+    spec = cnn.FeaturizerSpec(architecture="mnist_cnn", batch_size=8, seed=0, threads=THREADS)
+    seconds = cnn.epoch_seconds(sets, spec, 2, repeats=2)
+    assert len(builds) == 1  # one model trains through every set
+    assert [len(s) for s in seconds] == [2, 2, 2]
+    assert all(0 < s < 60 for row in seconds for s in row)
+
+
 @pytest.mark.parametrize("shape", [(32, 32, 3), (96, 96, 1)])
 def test_resnet_v2_bottleneck_is_256_wide(shape):
     model = cnn.build(cnn.FeaturizerSpec(architecture="resnet_v2", depth=11, threads=THREADS), shape, 5)

@@ -177,7 +177,7 @@ def test_frozen_curve_equals_one_run_budget_per_budget(name):
         eigenvalues, eigenvectors = np.linalg.eigh(P.kdpp_kernel(fs.train, scores["influence"]))
         kernel = {"eigenvalues": eigenvalues, "eigenvectors": eigenvectors}
     curve = E.frozen_curve(policy, fs, scores, "influence", 3, budgets, SETTINGS, order, kernel)
-    chosen, current = np.empty(0, np.int64), scores["influence"]
+    chosen, current, theta = np.empty(0, np.int64), scores["influence"], scores["model/theta"]
     for budget, together in zip(budgets, curve):
         if policy.nested:
             chosen = order[:budget]
@@ -186,7 +186,8 @@ def test_frozen_curve_equals_one_run_budget_per_budget(name):
         else:
             chosen = E.update_choice(policy, current.copy(), chosen.copy(), budget, 3)
         features = E.frozen_features(fs, chosen)
-        alone, model, rows = E.run_budget(features, chosen, policy, SETTINGS, scores["model/theta"])
+        alone, model, rows = E.run_budget(features, chosen, policy, SETTINGS, theta)
+        theta = model.theta  # each budget's fit starts from the one before
         if policy.update:
             current = E.rescore("influence", model, features, rows, SETTINGS, float(scores["svm/C"]))
         alone.pop("fit_seconds")

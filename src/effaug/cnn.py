@@ -322,17 +322,9 @@ def train(images: np.ndarray, labels: np.ndarray, spec: FeaturizerSpec):
     model : the trained keras.Model (softmax classifier)
     history : list of dicts with keys ``HISTORY_COLUMNS`` and ``seconds``, one per epoch
     """
-    configure_tensorflow(spec.threads, spec.seed)
-    import keras
-
     labels = np.asarray(labels, dtype=np.int64)
     n_classes = int(labels.max()) + 1
-    model = build(spec, tuple(images.shape[1:]), n_classes)
-    model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate=spec.learning_rate),
-        loss="sparse_categorical_crossentropy",
-        metrics=["accuracy"],
-    )
+    model = _compiled(spec, tuple(images.shape[1:]), n_classes)
     log.info("training %s on %d images %s, %d classes, %d epochs, batch %d, %d threads",
              model.name, len(images), images.shape[1:], n_classes, spec.epochs, spec.batch_size, spec.threads)
     history: list[dict] = []
@@ -340,6 +332,49 @@ def train(images: np.ndarray, labels: np.ndarray, spec: FeaturizerSpec):
     model.fit(inputs, labels, epochs=spec.epochs, batch_size=spec.batch_size, shuffle=True, verbose=0,
               callbacks=[_history_callback(history, len(images)), _progress_callback(f"training {model.name}")])
     return model, history
+
+
+def _compiled(spec: FeaturizerSpec, input_shape: tuple[int, int, int], n_classes: int):
+    configure_tensorflow(spec.threads, spec.seed)
+    import keras
+
+    model = build(spec, input_shape, n_classes)
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate=spec.learning_rate),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    return model
+
+
+def epoch_seconds(training_sets, spec: FeaturizerSpec, n_classes: int, repeats: int) -> list[list[float]]:
+    """Wall-clock seconds of ``repeats`` training epochs on each training set.
+
+    Parameters
+    ----------
+    training_sets : iterable of (images, labels): uint8 (N, H, W, C) and int (N,), one shape (H, W, C)
+    repeats : timed epochs per set
+
+    Returns
+    -------
+    one list of ``repeats`` seconds per set, in order
+
+    One model keeps training through all the sets, one ``fit`` per set; a
+    first, untimed epoch on the first set builds and compiles the training
+    graph, which later sets reuse (the batch shape's first dimension is
+    free), so every timed epoch is a steady-state one.
+    """
+    model, seconds = None, []
+    for images, labels in training_sets:
+        if model is None:
+            model = _compiled(spec, tuple(images.shape[1:]), n_classes)
+        history: list[dict] = []
+        warm_up = int(not seconds)
+        model.fit(pixel_inputs(images, spec.preprocessing, training=True), np.asarray(labels, dtype=np.int64),
+                  epochs=repeats + warm_up, batch_size=spec.batch_size, shuffle=True, verbose=0,
+                  callbacks=[_history_callback(history, len(images))])
+        seconds.append([row["seconds"] for row in history[warm_up:]])
+    return seconds
 
 
 def layer_names(model) -> list[str]:

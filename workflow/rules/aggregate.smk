@@ -277,7 +277,6 @@ rule epoch_timing:
         featurizer=featurizer_params,
         augmentation=augmentation_params,
         budgets=lambda wildcards: timing_budgets(wildcards.dataset),
-        epochs=EXPERIMENT["epoch_timing"]["epochs"],
         repeats=EXPERIMENT["epoch_timing"]["repeats"],
     script:
         "../scripts/epoch_timing.py"
