@@ -93,7 +93,7 @@ def test_authors_preprocessing_subtracts_the_pixel_mean_in_training_only(mode):
 
 
 def test_preprocessing_errors_name_the_key():
-    with pytest.raises(cnn.FeaturizerError, match="featurizer.preprocessing must be one of consistent, authors"):
+    with pytest.raises(cnn.FeaturizerError, match="featurizer.preprocessing must be one of consistent, pixel_mean, authors"):
         cnn.FeaturizerSpec(architecture="resnet_v2", preprocessing="mean")
     with pytest.raises(cnn.FeaturizerError, match="featurizer.preprocessing applies to the built-in resnet_v2"):
         cnn.FeaturizerSpec(architecture="lenet", preprocessing="authors")

@@ -29,8 +29,11 @@ import numpy as np
 ARCHITECTURES = ("mnist_cnn", "lenet", "resnet_v2")
 # d, the width of each architecture's bottleneck layer (the features); resnet_v2 with a pool_size: feature_width
 FEATURE_DIMS = {"mnist_cnn": 512, "lenet": 84, "resnet_v2": 256}
-# consistent: the same inputs in training and featurizing; authors*: the authors' ResNet scripts (see pixel_inputs)
-PREPROCESSING = ("consistent", "authors", "authors_norb")
+# consistent: the same inputs in training and featurizing; pixel_mean: the same, minus the training images'
+# per-pixel mean (a layer of the model); authors*: the authors' ResNet scripts (see pixel_inputs)
+PREPROCESSING = ("consistent", "pixel_mean", "authors", "authors_norb")
+# the authors' CIFAR-10 step decay (their lr_schedule: the rate times 0.1 once Keras' 0-based epoch index > 80, ...)
+AUTHORS_LR_SCHEDULE = ((80, 0.1), (120, 0.01), (160, 0.001), (180, 0.0005))
 HISTORY_COLUMNS = ("epoch", "loss", "accuracy", "n_images")
 # wall-clock seconds per epoch: a file of their own, so that the history is the same bytes every run
 TIMING_COLUMNS = ("epoch", "seconds")
@@ -56,8 +59,21 @@ class FeaturizerSpec:
     ``input_range`` the interval that pixel values 0..255 are mapped to.
     ``pool_size`` (``resnet_v2`` only): ``None`` pools the last feature map
     globally, an integer p average-pools it in p x p tiles (stride p), flattened
-    (the authors' ``AveragePooling2D(pool_size=8)``). ``preprocessing``
-    (``resnet_v2`` only): see :func:`pixel_inputs`.
+    (the authors' ``AveragePooling2D(pool_size=8)``). ``preprocessing``:
+    see :func:`pixel_inputs` (``authors*`` for ``resnet_v2`` only).
+
+    The training recipe of a built-in architecture: ``lr_schedule`` holds
+    (e, factor) pairs, e increasing: from the epoch whose 0-based index
+    exceeds e on, the Adam rate is ``learning_rate * factor`` (the last pair
+    that applies; the authors' CIFAR-10 step decay is ``AUTHORS_LR_SCHEDULE``).
+    ``training_shift`` (a fraction of the height and width, Keras'
+    ``RandomTranslation``, nearest fill) and ``training_flip`` (random
+    horizontal flips) augment every training batch anew, as the Keras
+    CIFAR-10 example's ``ImageDataGenerator`` (inactive when featurizing).
+    ``resume`` trains epoch by epoch with a seeded permutation per epoch and
+    a checkpoint after each (:func:`train`'s ``checkpoint_dir``), so that an
+    interrupted training resumes to the same bits; its bits differ from
+    ``resume: false`` (Keras' own shuffling), so it is part of the spec.
     """
 
     architecture: str = "mnist_cnn"
@@ -73,8 +89,25 @@ class FeaturizerSpec:
     input_range: tuple[float, float] = (0.0, 1.0)
     pool_size: int | None = None
     preprocessing: str = "consistent"
+    lr_schedule: tuple = ()
+    training_shift: float = 0.0
+    training_flip: bool = False
+    resume: bool = False
 
     def __post_init__(self):
+        try:
+            schedule = tuple((int(e), float(f)) for e, f in (self.lr_schedule or ()))
+        except (TypeError, ValueError):
+            raise FeaturizerError(f"featurizer.lr_schedule must be a list of [epoch, factor] pairs, e.g. "
+                                  f"[[80, 0.1], [120, 0.01]], got {self.lr_schedule!r}") from None
+        object.__setattr__(self, "lr_schedule", schedule)
+        epochs = [e for e, _ in schedule]
+        if epochs != sorted(set(epochs)) or any(e < 0 for e in epochs) or any(f <= 0 for _, f in schedule):
+            raise FeaturizerError(f"featurizer.lr_schedule needs increasing epochs >= 0 and factors > 0, got "
+                                  f"{[list(pair) for pair in schedule]}")
+        if not 0.0 <= float(self.training_shift) < 0.5:
+            raise FeaturizerError(f"featurizer.training_shift is a fraction of the image size in [0, 0.5), got "
+                                  f"{self.training_shift}")
         object.__setattr__(self, "input_range", tuple(float(v) for v in self.input_range))
         if len(self.input_range) != 2 or self.input_range[0] >= self.input_range[1]:
             raise FeaturizerError(f"featurizer.input_range must be [low, high] with low < high, got "
@@ -94,11 +127,18 @@ class FeaturizerSpec:
         if self.pool_size is not None and int(self.pool_size) < 1:
             raise FeaturizerError(f"featurizer.pool_size must be null or >= 1, got {self.pool_size}")
         resnet_only = {"pool_size": (self.pool_size is not None, "null"),
-                       "preprocessing": (self.preprocessing != "consistent", "consistent")}
+                       "preprocessing": (self.preprocessing.startswith("authors"), "consistent")}
         for name, (changed, default) in resnet_only.items():
             if changed and (self.architecture != "resnet_v2" or self.frozen_file):
                 raise FeaturizerError(f"featurizer.{name} applies to the built-in resnet_v2 only (the authors' "
                                       f"ResNet), not to {self.file or self.architecture}; leave it at {default}")
+        recipe = {"preprocessing": (self.preprocessing == "pixel_mean", "consistent"),
+                  "lr_schedule": (bool(schedule), "[]"), "training_shift": (float(self.training_shift) > 0, "0"),
+                  "training_flip": (bool(self.training_flip), "false"), "resume": (bool(self.resume), "false")}
+        for name, (changed, default) in recipe.items():
+            if changed and self.frozen_file:
+                raise FeaturizerError(f"featurizer.{name} is part of training a built-in architecture; "
+                                      f"featurizer.file {self.file} is used as it is: leave it at {default}")
 
     @classmethod
     def from_config(cls, cfg: dict) -> FeaturizerSpec:
@@ -108,7 +148,16 @@ class FeaturizerSpec:
     def to_dict(self) -> dict:
         out = asdict(self)
         out["input_range"] = list(self.input_range)
+        out["lr_schedule"] = [list(pair) for pair in self.lr_schedule]
         return out
+
+    def learning_rate_at(self, epoch: int) -> float:
+        """The Adam rate of the epoch with 0-based index ``epoch``."""
+        rate = float(self.learning_rate)
+        for after, factor in self.lr_schedule:
+            if epoch > after:
+                rate = float(self.learning_rate) * factor
+        return rate
 
     @property
     def frozen_file(self) -> bool:
@@ -145,12 +194,12 @@ def _layers():
     return keras, keras.layers
 
 
-def build_mnist_cnn(input_shape, n_classes: int):
+def build_mnist_cnn(input_shape, n_classes: int, stem=None):
     """The authors' MNIST CNN (the Keras mnist_cnn example with N(0, 0.05) kernels)."""
     keras, L = _layers()
     init = keras.initializers.RandomNormal(mean=0.0, stddev=0.05)
     inputs = keras.Input(shape=input_shape)
-    x = L.Conv2D(32, 3, padding="same", activation="relu", kernel_initializer=init)(inputs)
+    x = L.Conv2D(32, 3, padding="same", activation="relu", kernel_initializer=init)(_stem(stem, inputs))
     x = L.Conv2D(32, 3, activation="relu", kernel_initializer=init)(x)
     x = L.MaxPooling2D(2)(x)
     x = L.Dropout(0.25)(x)
@@ -165,11 +214,11 @@ def build_mnist_cnn(input_shape, n_classes: int):
     return keras.Model(inputs, outputs, name="mnist_cnn")
 
 
-def build_lenet(input_shape, n_classes: int):
+def build_lenet(input_shape, n_classes: int, stem=None):
     """LeNet-5 (ReLU, max pooling); bottleneck = the 84-unit layer."""
     keras, L = _layers()
     inputs = keras.Input(shape=input_shape)
-    x = L.Conv2D(6, 5, padding="same", activation="relu")(inputs)
+    x = L.Conv2D(6, 5, padding="same", activation="relu")(_stem(stem, inputs))
     x = L.MaxPooling2D(2)(x)
     x = L.Conv2D(16, 5, activation="relu")(x)
     x = L.MaxPooling2D(2)(x)
@@ -196,7 +245,7 @@ def feature_width(architecture: str, image_hw: tuple[int, int] | None = None, po
     return FEATURE_DIMS[architecture] * rows * columns
 
 
-def build_resnet_v2(input_shape, n_classes: int, depth: int = 20, pool_size: int | None = None):
+def build_resnet_v2(input_shape, n_classes: int, depth: int = 20, pool_size: int | None = None, stem=None):
     """Pre-activation ResNet with bottleneck blocks (He et al. 2016) as in the
     Keras CIFAR-10 example the authors used: 3 stages of (depth-2)/9 blocks,
     16/64 -> 64/128 -> 128/256 filters, stride 2 at stages 2 and 3, L2 1e-4,
@@ -217,7 +266,7 @@ def build_resnet_v2(input_shape, n_classes: int, depth: int = 20, pool_size: int
 
     blocks = (depth - 2) // 9
     inputs = keras.Input(shape=input_shape)
-    x = bn_relu(conv(inputs, 16))
+    x = bn_relu(conv(_stem(stem, inputs), 16))
     filters_in = 16
     for stage in range(3):
         filters_out = filters_in * 4 if stage == 0 else filters_in * 2
@@ -240,12 +289,44 @@ def build_resnet_v2(input_shape, n_classes: int, depth: int = 20, pool_size: int
     return keras.Model(inputs, outputs, name=f"resnet{depth}_v2")
 
 
-def build(spec: FeaturizerSpec, input_shape: tuple[int, int, int], n_classes: int):
+def _stem(stem, inputs):
+    return inputs if stem is None else stem(inputs)
+
+
+def input_stem(spec: FeaturizerSpec, pixel_mean: np.ndarray | None = None):
+    """The layers between a built-in model's input and its first convolution,
+    or None: subtracting ``pixel_mean`` ((H, W, C), ``preprocessing:
+    pixel_mean``; a Normalization layer with variance 1, so that the saved
+    model featurizes with the training mean), then the training-time
+    augmentation (``training_shift``, ``training_flip``; Keras' random layers
+    act in training only)."""
+    if pixel_mean is None and not spec.training_shift and not spec.training_flip:
+        return None
+    keras, L = _layers()
+
+    def stem(x):
+        if pixel_mean is not None:
+            x = L.Normalization(axis=(1, 2, 3), mean=pixel_mean, variance=np.ones_like(pixel_mean),
+                                name="pixel_mean")(x)
+        if spec.training_shift:
+            x = L.RandomTranslation(spec.training_shift, spec.training_shift, fill_mode="nearest",
+                                    seed=spec.seed, name="training_shift")(x)
+        if spec.training_flip:
+            x = L.RandomFlip("horizontal", seed=spec.seed + 1, name="training_flip")(x)
+        return x
+
+    return stem
+
+
+def build(spec: FeaturizerSpec, input_shape: tuple[int, int, int], n_classes: int,
+          pixel_mean: np.ndarray | None = None):
+    """The untrained model of ``spec``; ``pixel_mean`` ((H, W, C) in x / 255 units) for ``pixel_mean`` preprocessing."""
+    stem = input_stem(spec, pixel_mean)
     if spec.architecture == "mnist_cnn":
-        return build_mnist_cnn(input_shape, n_classes)
+        return build_mnist_cnn(input_shape, n_classes, stem)
     if spec.architecture == "lenet":
-        return build_lenet(input_shape, n_classes)
-    return build_resnet_v2(input_shape, n_classes, spec.depth, spec.pool_size)
+        return build_lenet(input_shape, n_classes, stem)
+    return build_resnet_v2(input_shape, n_classes, spec.depth, spec.pool_size, stem)
 
 
 def to_inputs(images: np.ndarray, input_range: tuple[float, float] = (0.0, 1.0)) -> np.ndarray:
@@ -260,7 +341,9 @@ def to_inputs(images: np.ndarray, input_range: tuple[float, float] = (0.0, 1.0))
 def pixel_inputs(images: np.ndarray, preprocessing: str, training: bool) -> np.ndarray:
     """uint8 (N, H, W, C) -> the float32 (N, H, W, C) a built-in featurizer sees.
 
-    ``consistent``: x / 255 in training and featurizing alike. The authors'
+    ``consistent``: x / 255 in training and featurizing alike. ``pixel_mean``:
+    the same x / 255, and the model's first layer subtracts the training
+    images' per-pixel mean (:func:`input_stem`), so featurizing matches. The authors'
     ResNet scripts (a quirk): ``authors`` trains on x / 255 minus the training
     images' per-pixel mean (mean over the N images, shape (H, W, C)) but
     featurizes x / 255 without it; ``authors_norb`` the same with x / 255 / 255
@@ -270,7 +353,7 @@ def pixel_inputs(images: np.ndarray, preprocessing: str, training: bool) -> np.n
         x = (np.asarray(images, dtype=np.float64) / 255.0).astype(np.float32) / np.float32(255.0)
     else:
         x = to_inputs(images)
-    if training and preprocessing != "consistent":
+    if training and preprocessing.startswith("authors"):
         x = x - x.mean(axis=0)
     return x
 
@@ -309,13 +392,17 @@ def _progress_callback(what: str):
     return EpochProgress()
 
 
-def train(images: np.ndarray, labels: np.ndarray, spec: FeaturizerSpec):
+def train(images: np.ndarray, labels: np.ndarray, spec: FeaturizerSpec, checkpoint_dir: Path | str | None = None):
     """Train a featurizer from scratch.
 
     Parameters
     ----------
     images : uint8 array of shape (N, H, W, C)
     labels : int array of shape (N,), values 0..n_classes-1
+    checkpoint_dir : with ``spec.resume``, the folder of the checkpoint saved
+        after every epoch; a training of the same spec and data resumes from
+        it (to the bits of an uninterrupted one), anything else there is
+        replaced. The caller removes it once the model is saved.
 
     Returns
     -------
@@ -324,21 +411,127 @@ def train(images: np.ndarray, labels: np.ndarray, spec: FeaturizerSpec):
     """
     labels = np.asarray(labels, dtype=np.int64)
     n_classes = int(labels.max()) + 1
-    model = _compiled(spec, tuple(images.shape[1:]), n_classes)
+    pixel_mean = (to_inputs(images).mean(axis=0, dtype=np.float64).astype(np.float32)
+                  if spec.preprocessing == "pixel_mean" else None)
+    inputs = pixel_inputs(images, spec.preprocessing, training=True)
+    if spec.resume:
+        key = training_key(images, labels, spec)
+        return _train_by_epoch(inputs, labels, spec, n_classes, pixel_mean, checkpoint_dir, key)
+    model = _compiled(spec, tuple(images.shape[1:]), n_classes, pixel_mean)
     log.info("training %s on %d images %s, %d classes, %d epochs, batch %d, %d threads",
              model.name, len(images), images.shape[1:], n_classes, spec.epochs, spec.batch_size, spec.threads)
     history: list[dict] = []
-    inputs = pixel_inputs(images, spec.preprocessing, training=True)
+    callbacks = [_history_callback(history, len(images)), _progress_callback(f"training {model.name}")]
+    if spec.lr_schedule:
+        import keras
+
+        callbacks.append(keras.callbacks.LearningRateScheduler(spec.learning_rate_at))
     model.fit(inputs, labels, epochs=spec.epochs, batch_size=spec.batch_size, shuffle=True, verbose=0,
-              callbacks=[_history_callback(history, len(images)), _progress_callback(f"training {model.name}")])
+              callbacks=callbacks)
     return model, history
 
 
-def _compiled(spec: FeaturizerSpec, input_shape: tuple[int, int, int], n_classes: int):
+def training_key(images: np.ndarray, labels: np.ndarray, spec: FeaturizerSpec) -> str:
+    """SHA-256 of the spec and the training data: a checkpoint belongs to one training. ``epochs`` is left
+    out: the state after epoch e does not depend on how many follow, so a longer training continues a shorter one."""
+    import hashlib
+    import json
+
+    settings = {k: v for k, v in spec.to_dict().items() if k not in ("epochs", "predict_batch_size")}
+    digest = hashlib.sha256(json.dumps(settings, sort_keys=True).encode())
+    for array in (np.ascontiguousarray(images), np.ascontiguousarray(labels, dtype=np.int64)):
+        digest.update(repr((array.dtype.str, array.shape)).encode())
+        digest.update(memoryview(array).cast("B"))
+    return digest.hexdigest()
+
+
+def _train_by_epoch(inputs, labels, spec: FeaturizerSpec, n_classes: int, pixel_mean, checkpoint_dir, key: str):
+    """``spec.resume``: one ``fit`` per epoch on the rows in the order of a
+    permutation seeded by (seed, epoch), the rate of ``spec.learning_rate_at``,
+    a checkpoint after each epoch (model with optimizer and random-layer
+    state, history, ``key``)."""
+    checkpoint_dir = None if checkpoint_dir is None else Path(checkpoint_dir)
+    configure_tensorflow(spec.threads, spec.seed)  # before TensorFlow loads anything
+    model, history = load_checkpoint(checkpoint_dir, key) if checkpoint_dir is not None else (None, [])
+    if model is None:
+        model, history = _compiled(spec, tuple(inputs.shape[1:]), n_classes, pixel_mean), []
+    else:
+        log.info("resuming %s from the checkpoint after epoch %d in %s", model.name, len(history), checkpoint_dir)
+    log.info("training %s on %d images %s, %d classes, epochs %d..%d of %d, batch %d, %d threads", model.name,
+             len(inputs), inputs.shape[1:], n_classes, len(history) + 1, spec.epochs, spec.epochs, spec.batch_size,
+             spec.threads)
+    from effaug.runtime import Progress
+
+    progress = Progress(f"training {model.name}: epoch", spec.epochs - len(history))
+    for epoch in range(len(history), spec.epochs):
+        model.optimizer.learning_rate.assign(spec.learning_rate_at(epoch))
+        order = np.random.default_rng([int(spec.seed), epoch]).permutation(len(inputs))
+        rows: list[dict] = []
+        model.fit(inputs[order], labels[order], initial_epoch=epoch, epochs=epoch + 1, batch_size=spec.batch_size,
+                  shuffle=False, verbose=0, callbacks=[_history_callback(rows, len(inputs))])
+        history += rows
+        if checkpoint_dir is not None:
+            save_checkpoint(checkpoint_dir, model, history, key)
+        progress.advance()
+    return model, history
+
+
+def save_checkpoint(folder: Path, model, history: list[dict], key: str) -> None:
+    """``model-<epoch>.keras`` then ``state.json`` (the key, the history, that file's name), each written
+    atomically, then the older model files removed: an interruption at any point leaves a valid pair."""
+    import json
+
+    from effaug.runtime import atomic_output
+
+    folder.mkdir(parents=True, exist_ok=True)
+    name = f"model-{len(history)}.keras"
+    with atomic_output(folder / name) as tmp:
+        model.save(tmp)
+    # Keras saves no random layer's seed-generator state (Dropout, RandomFlip, ...): kept here
+    seeds = [np.asarray(v.value).tolist() for v in _seed_states(model)]
+    with atomic_output(folder / "state.json") as tmp:
+        Path(tmp).write_text(json.dumps({"key": key, "model": name, "history": history, "seed_states": seeds}))
+    for old in folder.glob("model-*.keras"):
+        if old.name != name:
+            old.unlink()
+
+
+def _seed_states(model) -> list:
+    return [v for v in model.variables if v.path.endswith("seed_generator_state")]
+
+
+def load_checkpoint(folder: Path, key: str):
+    """(model, history) of the checkpoint in ``folder`` if it belongs to the training ``key``, else (None, [])."""
+    import json
+
+    import keras
+
+    state_path = folder / "state.json"
+    if not state_path.is_file():
+        return None, []
+    try:
+        state = json.loads(state_path.read_text())
+        if state["key"] != key:
+            log.info("%s holds the checkpoint of another training (other settings or data): starting anew", folder)
+            return None, []
+        model = keras.models.load_model(folder / state["model"])
+        variables = _seed_states(model)
+        if len(variables) != len(state["seed_states"]):
+            raise ValueError(f"{len(state['seed_states'])} seed states saved for {len(variables)} random layers")
+        for variable, value in zip(variables, state["seed_states"]):
+            variable.assign(np.asarray(value, dtype=variable.dtype))
+        return model, list(state["history"])
+    except Exception as err:  # a damaged checkpoint costs the epochs since the start, nothing else
+        log.warning("cannot resume from %s (%s: %s): starting anew", folder, type(err).__name__, err)
+        return None, []
+
+
+def _compiled(spec: FeaturizerSpec, input_shape: tuple[int, int, int], n_classes: int,
+              pixel_mean: np.ndarray | None = None):
     configure_tensorflow(spec.threads, spec.seed)
     import keras
 
-    model = build(spec, input_shape, n_classes)
+    model = build(spec, input_shape, n_classes, pixel_mean)
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate=spec.learning_rate),
         loss="sparse_categorical_crossentropy",
@@ -366,8 +559,9 @@ def epoch_seconds(training_sets, spec: FeaturizerSpec, n_classes: int, repeats: 
     """
     model, seconds = None, []
     for images, labels in training_sets:
-        if model is None:
-            model = _compiled(spec, tuple(images.shape[1:]), n_classes)
+        if model is None:  # pixel_mean: a zero mean, for the cost of the layer
+            mean = np.zeros(images.shape[1:], np.float32) if spec.preprocessing == "pixel_mean" else None
+            model = _compiled(spec, tuple(images.shape[1:]), n_classes, mean)
         history: list[dict] = []
         warm_up = int(not seconds)
         model.fit(pixel_inputs(images, spec.preprocessing, training=True), np.asarray(labels, dtype=np.int64),
@@ -441,10 +635,14 @@ def user_extractor(path: Path | str, layer: str, image_shape: tuple[int, ...]):
 
 def _renumber_shared_objects(node, ids: dict):
     """``node`` (a Keras config) with every ``shared_object_id`` (the object's
-    memory address when saved) replaced by its rank of first appearance."""
+    memory address when saved) replaced by its rank of first appearance, and
+    none on dtype policies: a built model's layers share one policy object, a
+    loaded one's (a resumed training) have one each, the same policy."""
     if isinstance(node, dict):
+        plain = node.get("class_name") == "DTypePolicy"
         return {key: ids.setdefault(value, len(ids)) if key == "shared_object_id" else
-                _renumber_shared_objects(value, ids) for key, value in node.items()}
+                _renumber_shared_objects(value, ids) for key, value in node.items()
+                if not (plain and key == "shared_object_id")}
     if isinstance(node, list):
         return [_renumber_shared_objects(value, ids) for value in node]
     return node

@@ -34,6 +34,7 @@ rule train_featurizer:
         source=lambda wildcards: DATASETS[wildcards.dataset]["source"],
         path=lambda wildcards: str(dataset_path(wildcards.dataset) or ""),
         options=lambda wildcards: source_options(wildcards.dataset),
+        checkpoint_dir=lambda wildcards: f"results/{wildcards.dataset}/featurizer_checkpoint",
     script:
         "../scripts/train_featurizer.py"
 
