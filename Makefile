@@ -44,6 +44,7 @@ benchmark: setup
 	$(BIN)/python benchmarks/workflow.py planning
 	$(BIN)/python benchmarks/workflow.py overhead
 	$(BIN)/python benchmarks/workflow.py grid --data-root $(DATA_ROOT)
+	$(BIN)/python benchmarks/retrain_cost.py --data-root $(DATA_ROOT)
 	$(BIN)/python benchmarks/report.py
 
 # snakefmt (settings in pyproject.toml) and Snakemake's own linter, both must be clean

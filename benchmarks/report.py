@@ -9,7 +9,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import RESULTS, ROOT  # noqa: E402
 
-ORDER = ["influence", "influence_multiclass", "kdpp", "kernels", "overhead", "planning", "grid"]
+ORDER = ["influence", "influence_multiclass", "kdpp", "kernels", "overhead", "planning", "grid", "retrain_cost"]
 
 
 def cell(value) -> str:

@@ -139,3 +139,29 @@ def test_an_unknown_kernel_is_a_config_error(tmp_path):
     assert result.returncode != 0
     assert "resources.kernels.onednn: unknown value 'AVX3'" in result.stderr + result.stdout
     assert not (tmp_path / "results").exists()
+
+
+SKIPPING_JOB = """
+import atexit, sys
+from pathlib import Path
+from effaug import runtime
+atexit.register(lambda: Path(sys.argv[2]).write_text("teardown ran"))
+native = {"openblas": "native", "numpy": "native", "onednn": "native"}
+with runtime.job(sys.argv[1], 1, native, skip_teardown=True):
+    print("the work is done")
+    if sys.argv[3] == "fail":
+        raise RuntimeError("the work failed")
+"""
+
+
+@pytest.mark.parametrize("outcome", ["succeed", "fail"])
+def test_a_tensorflow_job_skips_the_teardown_only_after_success(tmp_path, outcome):
+    log, marker = tmp_path / "job.log", tmp_path / "teardown"
+    result = subprocess.run([sys.executable, "-c", SKIPPING_JOB, str(log), str(marker), outcome],
+                            capture_output=True, text=True)
+    assert "the work is done" in log.read_text()  # flushed before the process ended
+    if outcome == "succeed":
+        assert result.returncode == 0 and not marker.exists()
+    else:
+        assert result.returncode == 1 and marker.read_text() == "teardown ran"
+        assert "RuntimeError: the work failed" in log.read_text()

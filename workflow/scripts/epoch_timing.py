@@ -9,7 +9,8 @@ from effaug.provenance import check_inputs
 from effaug.runtime import atomic_output, job
 from effaug.task import read_task
 
-with job(snakemake.log[0], snakemake.threads, snakemake.config["resources"]["kernels"]):
+with job(snakemake.log[0], snakemake.threads, snakemake.config["resources"]["kernels"],
+         skip_teardown=True):  # TensorFlow: no teardown after the outputs are written
     check_inputs(snakemake.input, snakemake.params.provenance, partial=True)
     p = snakemake.params
     task = read_task(snakemake.input.task)

@@ -6,7 +6,8 @@ from effaug.provenance import check_inputs, h5_attrs
 from effaug.runtime import job
 from effaug.task import read_task
 
-with job(snakemake.log[0], snakemake.threads, snakemake.config["resources"]["kernels"]):
+with job(snakemake.log[0], snakemake.threads, snakemake.config["resources"]["kernels"],
+         skip_teardown=True):  # TensorFlow: no teardown after the outputs are written
     record = check_inputs(snakemake.input, snakemake.params.provenance)
     spec = cnn.FeaturizerSpec(**snakemake.params.featurizer)
     cnn.configure_tensorflow(spec.threads, spec.seed)

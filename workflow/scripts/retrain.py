@@ -14,7 +14,8 @@ from effaug.stores import read_arrays, write_arrays
 from effaug.task import read_task
 
 # BLAS results depend on the thread count: pinned by the config, not by --cores
-with job(snakemake.log[0], snakemake.params.threads, snakemake.config["resources"]["kernels"]):
+with job(snakemake.log[0], snakemake.params.threads, snakemake.config["resources"]["kernels"],
+         skip_teardown=True):  # TensorFlow: no teardown after the outputs are written
     w, p, inputs = snakemake.wildcards, snakemake.params, snakemake.input
     record = check_inputs(snakemake.input, snakemake.params.provenance)
     policy, seed, budget = parse_policy(w.policy), int(w.seed), int(w.budget)

@@ -7,7 +7,8 @@ from effaug import cnn
 from effaug.provenance import check_inputs
 from effaug.runtime import job
 
-with job(snakemake.log[0], snakemake.threads, snakemake.config["resources"]["kernels"]):
+with job(snakemake.log[0], snakemake.threads, snakemake.config["resources"]["kernels"],
+         skip_teardown=True):  # TensorFlow: no teardown after the outputs are written
     p = snakemake.params
     record = check_inputs(snakemake.input, snakemake.params.provenance)
     spec = cnn.FeaturizerSpec(**p.featurizer)
