@@ -359,3 +359,18 @@ def test_a_replaced_checksum_is_named_in_the_log(tmp_path, caplog):
         download_source(files, data, tmp_path / "record.tsv")
     assert f"a.gz: checked against {md5sum(data / 'a.gz')} from download.checksums, not the published MD5" \
         in caplog.text
+
+
+def test_a_pool_size_larger_than_the_feature_map_is_refused_when_planning(tmp_path):
+    config = download_config({})
+    config["datasets"]["idx"]["featurizer"] = {"architecture": "resnet_v2", "depth": 11, "pool_size": 8}
+    (tmp_path / "mnist").mkdir()
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    result = subprocess.run([str(Path(sys.executable).parent / "snakemake"), "-s", str(REPO / "Snakefile"),
+                             "--directory", str(tmp_path), "--configfile", str(tmp_path / "config.yaml"),
+                             "--config", f"data_root={tmp_path}", "-n"], capture_output=True, text=True,
+                            cwd=tmp_path, env=workflow_env(tmp_path))
+    assert result.returncode != 0
+    assert ("datasets.idx.featurizer.pool_size: 8 is larger than the last feature map (7x7) of resnet_v2 on "
+            "28x28 images; use at most 7, or null for global average pooling") in result.stderr + result.stdout
+    assert not (tmp_path / "results").exists()

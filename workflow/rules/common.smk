@@ -16,7 +16,7 @@ from snakemake.logging import logger
 import effaug
 from effaug import datasets as ds
 from effaug.augment import AugmentationError, check_custom, is_custom, n_transforms
-from effaug.cnn import FeaturizerError, FeaturizerSpec, feature_width
+from effaug.cnn import FeaturizerError, FeaturizerSpec, feature_width, resnet_grid
 from effaug.multinomial import MAX_FULL_HESSIAN
 from effaug.policies import PolicyError, parse_policy
 from effaug import provenance as provenance_lib
@@ -148,6 +148,7 @@ def check_featurizer(name):
     except FeaturizerError as err:
         raise ConfigError(f"{key}: {err}") from None
     if not spec.frozen_file:
+        check_pool_size(name, spec)
         return
     if not Path(spec.file).is_file():
         raise ConfigError(
@@ -163,6 +164,22 @@ def check_featurizer(name):
         raise ConfigError(
             f"{key}.file: epoch timing trains the featurizer, which a frozen model file is not; "
             "set experiment.epoch_timing.enabled: false"
+        )
+
+
+def check_pool_size(name, spec):
+    """A resnet_v2 pool_size must fit the last feature map of the dataset's images, where their size is known
+    before loading them (the built-in sources, image_size of an image folder)."""
+    if spec.architecture != "resnet_v2" or spec.pool_size is None:
+        return
+    shape = ds.get_source(DATASETS[name]["source"]).image_shape
+    hw = tuple(shape[:2]) if shape else DATASETS[name].get("image_size")
+    if hw and 0 in resnet_grid(tuple(hw), spec.pool_size):
+        last = resnet_grid(tuple(hw), 1)
+        raise ConfigError(
+            f"datasets.{name}.featurizer.pool_size: {spec.pool_size} is larger than the last feature map "
+            f"({last[0]}x{last[1]}) of resnet_v2 on {hw[0]}x{hw[1]} images; use at most {min(last)}, "
+            "or null for global average pooling"
         )
 
 
