@@ -148,6 +148,17 @@ def test_the_per_job_cnn_seed_is_the_documented_hash():
     assert len(seeds) == 15 and max(seeds) < 2**32  # what keras.utils.set_random_seed takes
 
 
+def test_the_per_set_cnn_seed_is_a_function_of_the_set_and_the_seed():
+    seed = E.retrain_cnn_seed("per_set", 0, "det-prop", 0, 3, np.array([5, 1, 9]))
+    assert seed == E.retrain_cnn_seed("per_set", 0, "baseline", 0, 3, np.array([9, 5, 1]))  # any policy, any order
+    assert seed != E.retrain_cnn_seed("per_set", 0, "det-prop", 1, 3, np.array([5, 1, 9]))  # another curve seed
+    assert seed != E.retrain_cnn_seed("per_set", 0, "det-prop", 0, 3, np.array([5, 1, 8]))  # another set
+    assert seed != E.retrain_cnn_seed("per_set", 1, "det-prop", 0, 3, np.array([5, 1, 9]))  # another featurizer seed
+    digest = hashlib.sha256(np.array([1, 5, 9], dtype="<i8").tobytes()).hexdigest()
+    assert seed == int.from_bytes(hashlib.sha256(f"0/0/{digest}".encode()).digest()[:4], "big")
+
+
 def test_an_unknown_retrain_seed_mode_is_refused_by_name():
-    with pytest.raises(ValueError, match="experiment.retrain_seed must be one of per_job, featurizer, got 'job'"):
+    with pytest.raises(ValueError, match="experiment.retrain_seed must be one of per_job, per_set, featurizer, "
+                                         "got 'job'"):
         E.retrain_cnn_seed("job", 0, "baseline", 0, 1)

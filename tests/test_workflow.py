@@ -344,6 +344,54 @@ RETRAIN = {
 }
 
 
+PER_SET = {**RETRAIN, "experiment": {**RETRAIN["experiment"], "retrain_seed": "per_set", "budgets": [5, 20],
+                                     "policies": ["baseline", "det-prop", "det-prop-down"]}}
+
+
+def test_per_set_retraining_trains_each_set_once_with_the_same_results(tmp_path):
+    """retrain_seed per_set: the jobs that augment the same set share one CNN (all three policies at budget
+    20 = n_train, Det Prop and Det Prop Down at 5): 3 trainings for 6 jobs, and the results do not depend on
+    which job trained it (a second run, one job at a time, gives the same bytes)."""
+    import json
+
+    import pandas as pd
+
+    import shutil
+
+    runs = {"parallel": tmp_path / "parallel", "serial": tmp_path / "serial"}
+    runs["parallel"].mkdir()
+    result = snakemake(runs["parallel"], "--cores", "2", "--scheduler", "greedy", config=PER_SET)
+    assert result.returncode == 0, result.stderr[-3000:]
+    # the retrain jobs again, one at a time and from an empty cache, on a copy of everything before them
+    shutil.copytree(runs["parallel"], runs["serial"])
+    retrained = runs["serial"] / "results/tiny/translate"
+    shutil.rmtree(retrained / "retrain_cache")
+    targets = [str(path.relative_to(runs["serial"])) for path in retrained.glob("*/*/seed0/budget*.json")]
+    assert len(targets) == 6
+    for path in retrained.glob("*/*/seed0/*"):
+        if path.name != "order.tsv":
+            path.unlink()
+    result = snakemake(runs["serial"], "--cores", "1", *targets, config=PER_SET)
+    assert result.returncode == 0, result.stderr[-3000:]
+    base = runs["parallel"] / "results/tiny/translate"
+    assert len(list((base / "retrain_cache").glob("*.keras"))) == 3
+    jobs = [("none/baseline", b) for b in (5, 20)] + [(f"influence/{p}", b) for p in ("det-prop", "det-prop-down")
+                                                       for b in (5, 20)]
+    shared = [bool(pd.read_csv(base / f"{curve}/seed0/timings{b}.tsv", sep="\t")["cnn_shared"].iloc[0])
+              for curve, b in jobs]
+    assert sum(shared) == 3
+    logs = [(runs["parallel"] / f"results/logs/retrain/tiny/translate/{curve}/seed0/budget{b}.log").read_text()
+            for curve, b in jobs]
+    assert sum("training mnist_cnn on" in log for log in logs) == 3
+    results = {(curve, b): json.loads((base / f"{curve}/seed0/budget{b}.json").read_text()) for curve, b in jobs}
+    assert len({r["cnn_seed"] for (curve, b), r in results.items() if b == 20}) == 1
+    assert results[("none/baseline", 20)]["accuracy"] == results[("influence/det-prop", 20)]["accuracy"]
+    assert results[("influence/det-prop", 5)]["cnn_seed"] == results[("influence/det-prop-down", 5)]["cnn_seed"]
+    for curve, b in jobs:
+        path = f"results/tiny/translate/{curve}/seed0/budget{b}.json"
+        assert (runs["parallel"] / path).read_bytes() == (runs["serial"] / path).read_bytes(), path
+
+
 def test_retrain_mode_trains_a_cnn_per_budget(tmp_path):
     import json
 

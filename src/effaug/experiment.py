@@ -14,6 +14,7 @@ import logging
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -27,7 +28,7 @@ from effaug.settings import Settings
 log = logging.getLogger("effaug.experiment")
 
 # experiment.retrain_seed: the seed of each retrain job's CNN (retrain_cnn_seed)
-RETRAIN_SEEDS = ("per_job", "featurizer")
+RETRAIN_SEEDS = ("per_job", "per_set", "featurizer")
 
 
 @dataclass
@@ -55,6 +56,7 @@ class Features:
     n_transforms: int
     n_classes: int = 2
     extra: dict = field(default_factory=dict)
+    model: object = None  # retrain mode: the CNN that featurized
 
 
 def frozen_features(fs: FeatureSet, chosen: np.ndarray) -> Features:
@@ -265,35 +267,70 @@ def frozen_curve(policy: P.Policy, fs: FeatureSet, scores: Mapping[str, np.ndarr
 # Retrain mode: a new CNN per budget
 
 
-def retrain_cnn_seed(mode: str, featurizer_seed: int, policy: str, seed: int, budget: int) -> int:
-    """The seed of the CNN of the retrain job (``policy``, ``seed``, ``budget``).
+def task_digest(task) -> str:
+    """SHA-256 (hex) of a task's images and labels."""
+    digest = hashlib.sha256()
+    for array in (task.train_images, task.train_labels, task.test_images, task.test_labels):
+        array = np.ascontiguousarray(array)
+        digest.update(repr((array.dtype.str, array.shape)).encode())
+        digest.update(memoryview(array).cast("B"))
+    return digest.hexdigest()
+
+
+def set_digest(chosen: np.ndarray) -> str:
+    """SHA-256 (hex) of a set of point indices, whatever their order."""
+    return hashlib.sha256(np.sort(np.asarray(chosen, dtype=np.int64)).astype("<i8").tobytes()).hexdigest()
+
+
+def retrain_cnn_seed(mode: str, featurizer_seed: int, policy: str, seed: int, budget: int,
+                     chosen: np.ndarray | None = None) -> int:
+    """The seed of the CNN of the retrain job (``policy``, ``seed``, ``budget``) that augments ``chosen``.
 
     ``featurizer``: ``featurizer_seed``, the same in every job (CNN noise shared
     by all curves). ``per_job``: the first 4 bytes (big-endian) of the SHA-256
     of ``"<featurizer_seed>/<policy>/<seed>/<budget>"``, an integer below 2**32,
     the same on every machine and run (the authors' unseeded dropout and
-    shuffling differed between jobs)."""
+    shuffling differed between jobs). ``per_set``: the same of
+    ``"<featurizer_seed>/<seed>/<set_digest(chosen)>"``: the CNN is a function
+    of the augmented set and the curve's seed, so jobs of one seed that augment
+    the same set (every policy at budget n; Det Prop and Det Prop Down) train
+    the same CNN, once (:func:`shared_retrained_features`)."""
     if mode == "featurizer":
         return int(featurizer_seed)
-    if mode != "per_job":
+    if mode == "per_job":
+        key = f"{int(featurizer_seed)}/{policy}/{int(seed)}/{int(budget)}"
+    elif mode == "per_set":
+        key = f"{int(featurizer_seed)}/{int(seed)}/{set_digest(chosen)}"
+    else:
         raise ValueError(f"experiment.retrain_seed must be one of {', '.join(RETRAIN_SEEDS)}, got {mode!r}")
-    key = f"{int(featurizer_seed)}/{policy}/{int(seed)}/{int(budget)}".encode()
-    return int.from_bytes(hashlib.sha256(key).digest()[:4], "big")
+    return int.from_bytes(hashlib.sha256(key.encode()).digest()[:4], "big")
 
 
-def retrained_features(task, augmentation: str, params: Mapping, chosen: np.ndarray, spec) -> Features:
-    """Train a new featurizer on the originals + the chosen points' augmented
-    images (the authors' MNIST behaviour) and featurize with it."""
+def retraining_set(task, augmentation: str, params: Mapping, chosen: np.ndarray):
+    """(images, labels, chosen_images) a retrained CNN learns from: the originals, then the K copies of each
+    chosen point in the order of ``chosen``."""
     chosen = np.asarray(chosen, dtype=np.int64)
     chosen_images, _, _ = augment.augment(task.train_images[chosen], augmentation, params,
                                           task.train_index[chosen], TRAIN_STREAM)
     k = augment.n_transforms(augmentation, params)
     images = np.concatenate([task.train_images, chosen_images])
     labels = np.concatenate([task.train_labels, np.repeat(task.train_labels[chosen], k)]).astype(np.int64)
-    model, history = cnn.train(images, labels, spec)
+    return images, labels, chosen_images
+
+
+def retrained_features(task, augmentation: str, params: Mapping, chosen: np.ndarray, spec, model=None) -> Features:
+    """Train a new featurizer on the originals + the chosen points' augmented
+    images (the authors' MNIST behaviour) and featurize with it; or, given
+    ``model`` (that CNN, trained before), only featurize."""
+    images, labels, chosen_images = retraining_set(task, augmentation, params, chosen)
+    seconds = 0.0
+    if model is None:
+        model, history = cnn.train(images, labels, spec)
+        seconds = float(sum(row["seconds"] for row in history))
     extractor = cnn.bottleneck(model)
     test_augmented, test_source, _ = augment.augment(task.test_images, augmentation, params, task.test_index,
                                                      TEST_STREAM)
+
     def featurize(images):
         return cnn.featurize(extractor, images, spec.predict_batch_size, preprocessing=spec.preprocessing)
 
@@ -306,10 +343,47 @@ def retrained_features(task, augmentation: str, params: Mapping, chosen: np.ndar
         poisoned_test_labels=np.concatenate([task.test_labels, task.test_labels[test_source]]),
         test=test,
         test_labels=task.test_labels,
-        n_transforms=k,
+        n_transforms=augment.n_transforms(augmentation, params),
         n_classes=task.n_classes,
-        extra={"cnn_seconds": float(sum(row["seconds"] for row in history)), "cnn_images": int(len(images))},
+        extra={"cnn_seconds": seconds, "cnn_images": int(len(images))},
+        model=model,
     )
+
+
+def shared_retrained_features(cache: Path, context: Mapping, task, augmentation: str, params: Mapping,
+                              chosen: np.ndarray, spec) -> tuple[Features, bool]:
+    """:func:`retrained_features` of the set ``chosen`` (sorted: the CNN depends on the set, not the order of
+    the picks), with its CNN shared through ``cache``: stored as ``<key>.keras`` by the first job that trains
+    it, loaded by every later job of the same key instead of training (the same bits: training is
+    deterministic). The key is the SHA-256 of ``context`` (what else determines the training: the library's
+    code, the CPU kernels, the task's digest), the spec (its seed included), the augmentation and the set.
+    Jobs of one key wait for each other (an exclusive lock on ``<key>.lock``).
+
+    Returns the features and whether the CNN came from the cache."""
+    import fcntl
+    import json
+
+    import keras
+
+    from effaug.runtime import atomic_output
+
+    chosen = np.sort(np.asarray(chosen, dtype=np.int64))
+    key = hashlib.sha256(json.dumps({"context": context, "spec": spec.to_dict(), "augmentation": augmentation,
+                                     "params": params, "set": set_digest(chosen)}, sort_keys=True,
+                                    default=str).encode()).hexdigest()
+    cache = Path(cache)
+    cache.mkdir(parents=True, exist_ok=True)
+    path = cache / f"{key}.keras"
+    with open(cache / f"{key}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if path.is_file():
+            cnn.configure_tensorflow(spec.threads, spec.seed)
+            log.info("the CNN of this set and seed was trained by another job: %s", path)
+            return retrained_features(task, augmentation, params, chosen, spec, keras.models.load_model(path)), True
+        features = retrained_features(task, augmentation, params, chosen, spec)
+        with atomic_output(path) as tmp:
+            features.model.save(tmp)
+    return features, False
 
 
 # --------------------------------------------------------------------------

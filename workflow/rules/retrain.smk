@@ -35,6 +35,7 @@ rule retrain:
         settings=settings_for("fit"),
         augmentation=augmentation_params,
         featurizer=featurizer_params,
+        cache=retrain_cache,
     script:
         "../scripts/retrain.py"
 
@@ -63,6 +64,7 @@ use rule retrain as retrain_update with:
         settings=settings_for("update"),
         augmentation=augmentation_params,
         featurizer=featurizer_params,
+        cache=retrain_cache,
 
 
 use rule retrain as retrain_kdpp with:

@@ -33,12 +33,20 @@ with job(snakemake.log[0], snakemake.params.threads, snakemake.config["resources
         else:
             chosen, current = np.empty(0, np.int64), scores[w.score]
         chosen = E.update_choice(policy, current, chosen, budget, seed, w.score)
-    cnn_seed = E.retrain_cnn_seed(snakemake.config["experiment"]["retrain_seed"], p.featurizer["seed"], w.policy,
-                                  seed, budget)
+    mode = snakemake.config["experiment"]["retrain_seed"]
+    cnn_seed = E.retrain_cnn_seed(mode, p.featurizer["seed"], w.policy, seed, budget, chosen)
     spec = FeaturizerSpec(**{**p.featurizer, "seed": cnn_seed})
     task = read_task(inputs.task)
-    features = E.retrained_features(task, w.augmentation, p.augmentation, chosen, spec)
-    result, model, rows = E.run_budget(features, chosen, policy, settings)
+    trained_on, shared = chosen, False
+    if mode == "per_set":  # the CNN of a set and seed, trained once: the rows in index order
+        trained_on = np.sort(chosen)
+        context = {"library": p.library, "kernels": p.kernels, "task": E.task_digest(task)}
+        features, shared = E.shared_retrained_features(p.cache, context, task, w.augmentation, p.augmentation,
+                                                       trained_on, spec)
+    else:
+        features = E.retrained_features(task, w.augmentation, p.augmentation, chosen, spec)
+    result, model, rows = E.run_budget(features, trained_on, policy, settings)
+    result["points"] = [int(i) for i in chosen]  # in the order chosen
     if policy.update:
         svm_C = float(scores["svm/C"]) if "svm/C" in scores else None
         new_scores = E.rescore(w.score, model, features, rows, settings, svm_C)
@@ -46,5 +54,6 @@ with job(snakemake.log[0], snakemake.params.threads, snakemake.config["resources
     result.update(dataset=w.dataset, augmentation=w.augmentation, score=w.score, policy=w.policy,
                   seed=seed, budget=budget, featurizer_mode="retrain", cnn_seed=cnn_seed,
                   **features.extra)
-    R.write_timings(snakemake.output.timings, [R.pop_timings(result)])  # wall-clock seconds: not in the result
+    timings = {**R.pop_timings(result), "cnn_shared": shared}  # which job trained a shared CNN varies by run
+    R.write_timings(snakemake.output.timings, [timings])  # wall-clock seconds: not in the result
     R.write_json(snakemake.output.result, R.name_points(result, task.train_names), record)
