@@ -64,6 +64,21 @@ def test_resume_continues_to_the_bits_of_an_uninterrupted_training(tmp_path):
     assert not np.array_equal(weights(straight)[0], weights(cnn.build(RECIPE, images.shape[1:], 2))[0])
 
 
+@pytest.mark.parametrize("architecture,size", [("mnist_cnn", 28), ("resnet_v2", 16)])
+def test_resume_is_exact_with_dropout_and_batch_normalisation(tmp_path, architecture, size):
+    images, labels = task(n=32, size=size)
+    spec = dataclasses.replace(RECIPE, architecture=architecture, depth=11, epochs=3, training_shift=0.0,
+                               training_flip=False)
+    straight, _ = cnn.train(images, labels, spec, tmp_path / "straight")
+    cnn.train(images, labels, dataclasses.replace(spec, epochs=1), tmp_path / "interrupted")
+    resumed, _ = cnn.train(images, labels, spec, tmp_path / "interrupted")
+    assert_same_weights(weights(straight), weights(resumed))
+    # a checkpoint beyond the epochs asked for is not this training's state: it starts anew
+    shorter, _ = cnn.train(images, labels, dataclasses.replace(spec, epochs=2), tmp_path / "interrupted")
+    fresh, _ = cnn.train(images, labels, dataclasses.replace(spec, epochs=2))
+    assert_same_weights(weights(shorter), weights(fresh))
+
+
 def test_a_checkpoint_of_other_settings_or_data_is_not_resumed(tmp_path):
     images, labels = task()
     folder = tmp_path / "checkpoint"

@@ -97,6 +97,8 @@ class FeaturizerSpec:
     def __post_init__(self):
         try:
             schedule = tuple((int(e), float(f)) for e, f in (self.lr_schedule or ()))
+            if any(int(e) != float(e) for e, _ in (self.lr_schedule or ())):
+                raise ValueError("epochs are whole numbers")
         except (TypeError, ValueError):
             raise FeaturizerError(f"featurizer.lr_schedule must be a list of [epoch, factor] pairs, e.g. "
                                   f"[[80, 0.1], [120, 0.01]], got {self.lr_schedule!r}") from None
@@ -411,9 +413,8 @@ def train(images: np.ndarray, labels: np.ndarray, spec: FeaturizerSpec, checkpoi
     """
     labels = np.asarray(labels, dtype=np.int64)
     n_classes = int(labels.max()) + 1
-    pixel_mean = (to_inputs(images).mean(axis=0, dtype=np.float64).astype(np.float32)
-                  if spec.preprocessing == "pixel_mean" else None)
     inputs = pixel_inputs(images, spec.preprocessing, training=True)
+    pixel_mean = inputs.mean(axis=0, dtype=np.float64).astype(np.float32) if spec.preprocessing == "pixel_mean" else None
     if spec.resume:
         key = training_key(images, labels, spec)
         return _train_by_epoch(inputs, labels, spec, n_classes, pixel_mean, checkpoint_dir, key)
@@ -437,8 +438,13 @@ def training_key(images: np.ndarray, labels: np.ndarray, spec: FeaturizerSpec) -
     import hashlib
     import json
 
+    import keras
+    import tensorflow as tf
+
     settings = {k: v for k, v in spec.to_dict().items() if k not in ("epochs", "predict_batch_size")}
-    digest = hashlib.sha256(json.dumps(settings, sort_keys=True).encode())
+    code = {"cnn": hashlib.sha256(Path(__file__).read_bytes()).hexdigest(), "keras": keras.__version__,
+            "tensorflow": tf.__version__}  # a checkpoint of other training code is not resumed
+    digest = hashlib.sha256(json.dumps({"settings": settings, "code": code}, sort_keys=True).encode())
     for array in (np.ascontiguousarray(images), np.ascontiguousarray(labels, dtype=np.int64)):
         digest.update(repr((array.dtype.str, array.shape)).encode())
         digest.update(memoryview(array).cast("B"))
@@ -453,6 +459,10 @@ def _train_by_epoch(inputs, labels, spec: FeaturizerSpec, n_classes: int, pixel_
     checkpoint_dir = None if checkpoint_dir is None else Path(checkpoint_dir)
     configure_tensorflow(spec.threads, spec.seed)  # before TensorFlow loads anything
     model, history = load_checkpoint(checkpoint_dir, key) if checkpoint_dir is not None else (None, [])
+    if len(history) > spec.epochs:  # a checkpoint past the epochs asked for: not this training's state
+        log.info("the checkpoint in %s is after epoch %d, beyond %d epochs: starting anew", checkpoint_dir,
+                 len(history), spec.epochs)
+        model, history = None, []
     if model is None:
         model, history = _compiled(spec, tuple(inputs.shape[1:]), n_classes, pixel_mean), []
     else:

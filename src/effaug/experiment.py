@@ -268,9 +268,10 @@ def frozen_curve(policy: P.Policy, fs: FeatureSet, scores: Mapping[str, np.ndarr
 
 
 def task_digest(task) -> str:
-    """SHA-256 (hex) of a task's images and labels."""
-    digest = hashlib.sha256()
-    for array in (task.train_images, task.train_labels, task.test_images, task.test_labels):
+    """SHA-256 (hex) of a task's images, labels, indices (which seed each image's augmentation) and class names."""
+    digest = hashlib.sha256(repr(tuple(task.class_names)).encode())
+    for array in (task.train_images, task.train_labels, task.train_index, task.test_images, task.test_labels,
+                  task.test_index):
         array = np.ascontiguousarray(array)
         digest.update(repr((array.dtype.str, array.shape)).encode())
         digest.update(memoryview(array).cast("B"))
