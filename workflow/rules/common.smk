@@ -310,12 +310,6 @@ def augmentation_params(wildcards):
 
 
 @per_job
-def retrain_cache(wildcards):
-    """experiment.retrain_seed per_set: the CNNs shared by the retrain jobs that augment the same set."""
-    return f"results/{wildcards.dataset}/{wildcards.augmentation}/retrain_cache"
-
-
-@per_job
 def featurizer_params(wildcards):
     return featurizer_spec(wildcards.dataset)
 

@@ -35,7 +35,6 @@ rule retrain:
         settings=settings_for("fit"),
         augmentation=augmentation_params,
         featurizer=featurizer_params,
-        cache=retrain_cache,
     script:
         "../scripts/retrain.py"
 
@@ -64,7 +63,6 @@ use rule retrain as retrain_update with:
         settings=settings_for("update"),
         augmentation=augmentation_params,
         featurizer=featurizer_params,
-        cache=retrain_cache,
 
 
 use rule retrain as retrain_kdpp with:

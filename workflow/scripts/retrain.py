@@ -41,7 +41,8 @@ with job(snakemake.log[0], snakemake.params.threads, snakemake.config["resources
     if mode == "per_set":  # the CNN of a set and seed, trained once: the rows in index order
         trained_on = np.sort(chosen)
         context = {"library": p.library, "kernels": p.kernels, "task": E.task_digest(task)}
-        features, shared = E.shared_retrained_features(p.cache, context, task, w.augmentation, p.augmentation,
+        cache = f"results/{w.dataset}/{w.augmentation}/retrain_cache"  # not a param: it triggers no re-run
+        features, shared = E.shared_retrained_features(cache, context, task, w.augmentation, p.augmentation,
                                                        trained_on, spec)
     else:
         features = E.retrained_features(task, w.augmentation, p.augmentation, chosen, spec)
