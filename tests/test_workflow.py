@@ -408,7 +408,8 @@ def test_retrain_mode_trains_a_cnn_per_budget(tmp_path):
     # the wall-clock seconds are in their own file, never in the result
     assert not {"cnn_seconds", "fit_seconds"} & set(budget)
     timings = pd.read_csv(tmp_path / "results/tiny/translate/influence/det-prop-update/seed0/timings5.tsv", sep="\t")
-    assert list(timings.columns) == ["budget", "rows", "fit_seconds", "cnn_seconds"] and len(timings) == 1
+    assert list(timings.columns) == ["budget", "rows", "fit_seconds", "cnn_seconds", "cnn_shared"]
+    assert len(timings) == 1 and not timings["cnn_shared"].iloc[0]  # per_job: every job trains its own CNN
     assert timings["budget"].iloc[0] == 5 and timings["rows"].iloc[0] == budget["rows"]
     assert timings["fit_seconds"].iloc[0] > 0 and timings["cnn_seconds"].iloc[0] > 0
     log = (tmp_path / "results/logs/retrain_update/tiny/translate/influence/det-prop-update/seed0/budget5.log")
