@@ -32,12 +32,14 @@ def test_paper_config_plans_the_whole_grid_with_all_three_datasets(tmp_path):
     # seeds; clustered-rand-prop 8 c x 5 seeds x 2 scores
     orders = 5 + 3 * 5 * 2 + 3 * 2 + 8 * 5 + 8 * 5 * 2
     budgets = len(config["experiment"]["budgets"])
-    # frozen datasets (mnist_3v8, cifar10, smallnorb): one selection job per curve
+    # frozen datasets (mnist_3v8, cifar10, smallnorb): one selection job per (score, policy) holds all its seeds
     frozen = 3 * 3
-    assert jobs["selection"] == frozen * orders
-    # Update chains: 2 rand (5 seeds) + 3 det (1 seed), 2 scores
-    assert jobs["selection_update"] == frozen * 2 * (2 * 5 + 3)
-    assert jobs["selection_kdpp"] == frozen * 3 * 5
+    assert jobs["selection"] == frozen * (1 + 3 * 2 + 8 + 8 * 2)
+    assert jobs["selection_deterministic"] == frozen * 3 * 2
+    # Update chains: 2 rand + 3 det, 2 scores
+    assert jobs["selection_update"] == frozen * 2 * 2
+    assert jobs["selection_update_deterministic"] == frozen * 3 * 2
+    assert jobs["selection_kdpp"] == frozen * 3
     # the retrain dataset (mnist_3v8_retrain): an order, then one CNN per budget
     retrain = 3
     assert jobs["order"] == retrain * orders
@@ -59,7 +61,8 @@ def test_paper_configs_validate_and_dry_run_offline(tmp_path):
         result = snakemake(tmp_path, "-n", "--quiet", "rules", config=config)
         assert result.returncode == 0, result.stderr[-3000:]
         jobs = job_counts(result.stdout)
-        assert jobs["train_featurizer"] == 2 and jobs["features"] == 6
+        # MNIST 3 vs 8 and three CIFAR-10 featurizers (the CPU-sized one, the authors' recipe, with shifts and flips)
+        assert jobs["train_featurizer"] == 4 and jobs["features"] == 12
 
 
 def test_ten_class_examples_validate_and_plan_their_grids(tmp_path):
@@ -70,12 +73,13 @@ def test_ten_class_examples_validate_and_plan_their_grids(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     jobs = job_counts(result.stdout)
     assert jobs["task"] == 1 and jobs["features"] == 3 and jobs["scores"] == 3
-    # per augmentation: baseline 5 seeds; rand-prop, rand-prop-down, rand-inverse-prop 5 seeds x 2 scores;
-    # det-prop, det-prop-down, det-inverse-prop 2 scores; Update chains 2 rand x 5 seeds + 3 det, 2 scores
-    assert jobs["selection"] == 3 * (5 + 3 * 5 * 2 + 3 * 2)
-    assert jobs["selection_update"] == 3 * 2 * (2 * 5 + 3)
+    # per augmentation, one job per (score, policy): baseline; rand-prop, rand-prop-down, rand-inverse-prop
+    # 2 scores; det-prop, det-prop-down, det-inverse-prop 2 scores; Update chains 2 rand + 3 det, 2 scores
+    assert jobs["selection"] == 3 * (1 + 3 * 2) and jobs["selection_deterministic"] == 3 * 3 * 2
+    assert jobs["selection_update"] == 3 * 2 * 2 and jobs["selection_update_deterministic"] == 3 * 3 * 2
     embedded = yaml.safe_load((REPO / "config/examples/mnist-10class-embedded.yaml").read_text())
     result = snakemake(tmp_path, "-n", "--quiet", "rules", config=embedded)
     assert result.returncode == 0, result.stderr[-3000:]
-    # baseline 3 seeds; rand-prop and rand-inverse-prop 3 seeds x 2 scores; det-prop and det-inverse-prop 2 scores
-    assert job_counts(result.stdout)["selection"] == 3 + 2 * (3 + 3 + 1 + 1)
+    # baseline; rand-prop and rand-inverse-prop 2 scores (3 seeds each); det-prop and det-inverse-prop 2 scores
+    jobs = job_counts(result.stdout)
+    assert jobs["selection"] == 1 + 2 * 2 and jobs["selection_deterministic"] == 2 * 2

@@ -56,7 +56,7 @@ def test_complete_run_has_nothing_to_do(complete):
 def test_a_kdpp_parameter_reruns_only_kdpp_jobs(complete, parameter):
     jobs = planned(complete, changed(["experiment", "kdpp"], parameter))
     assert set(jobs) == {"kdpp_kernel", "selection_kdpp"} | AGGREGATION
-    assert jobs["kdpp_kernel"] == 2 and jobs["selection_kdpp"] == 2 * 2  # augmentations x seeds
+    assert jobs["kdpp_kernel"] == 2 and jobs["selection_kdpp"] == 2  # one per augmentation, with both seeds
 
 
 def test_the_kdpp_kernel_is_built_with_the_feature_scale(complete):
@@ -67,7 +67,7 @@ def test_the_kdpp_kernel_is_built_with_the_feature_scale(complete):
 def test_kdpp_budgets_of_their_own_rerun_only_the_kdpp_curves_and_get_their_own_auc_table(complete, tmp_path):
     config = changed(["experiment", "kdpp"], {"budgets": [1, 3, 5]})
     jobs = planned(complete, config)
-    assert set(jobs) == {"selection_kdpp"} | AGGREGATION and jobs["selection_kdpp"] == 2 * 2
+    assert set(jobs) == {"selection_kdpp"} | AGGREGATION and jobs["selection_kdpp"] == 2
     workdir = tmp_path / "run"
     shutil.copytree(complete, workdir, symlinks=True)
     result = snakemake(workdir, "--cores", "2", config=config)
@@ -93,7 +93,7 @@ def test_the_budget_axis_redraws_only_the_accuracy_figures(complete):
 def test_a_clustering_parameter_reruns_only_clustered_jobs(complete):
     jobs = planned(complete, changed(["experiment", "clustered"], {"seed": 3}))
     assert set(jobs) == {"selection"} | AGGREGATION
-    assert jobs["selection"] == 2 * 2  # augmentations x seeds of clustered-baseline-c2
+    assert jobs["selection"] == 2  # clustered-baseline-c2 per augmentation, both seeds in one job
 
 
 def test_an_augmentation_parameter_reruns_that_augmentation_only(complete):
@@ -101,20 +101,31 @@ def test_an_augmentation_parameter_reruns_that_augmentation_only(complete):
     jobs = planned(complete, config)
     assert "task" not in jobs and "train_featurizer" not in jobs
     assert jobs["features"] == 1 and jobs["scores"] == 1 and jobs["references"] == 1
-    # every curve of translate, none of crop: 4 policies x 2 seeds
-    assert jobs["selection"] + jobs["selection_update"] + jobs["selection_kdpp"] == 4 * 2
+    # every curve of translate, none of crop: 4 policies, each job with both seeds
+    assert jobs["selection"] + jobs["selection_update"] + jobs["selection_kdpp"] == 4
     assert jobs["curves"] == 1 and jobs["accuracy_figure"] == 1
 
 
-def test_adding_a_budget_reruns_the_curves_and_a_seed_adds_only_its_curves(complete):
-    # frozen mode evaluates all budgets of a curve in one job: a new budget re-runs
-    # every curve (seconds), never features, scores or references
+def test_adding_a_budget_or_a_seed_reruns_the_selection_jobs_only(complete, tmp_path):
+    # frozen mode evaluates all budgets of all seeds of a (score, policy) in one job: a new budget or
+    # seed re-runs those jobs (seconds), never features, scores or references
     jobs = planned(complete, changed(["experiment", "budgets"], [2, 5, 10]))
     assert set(jobs) == {"selection", "selection_update", "selection_kdpp"} | AGGREGATION
-    assert jobs["selection"] == 2 * 2 * 2 and jobs["selection_update"] == 2 * 2 and jobs["selection_kdpp"] == 2 * 2
-    jobs = planned(complete, changed(["experiment", "seeds"], 3))
+    assert jobs["selection"] == 2 * 2 and jobs["selection_update"] == 2 and jobs["selection_kdpp"] == 2
+    config = changed(["experiment", "seeds"], 3)
+    jobs = planned(complete, config)
     assert set(jobs) == {"selection", "selection_update", "selection_kdpp"} | AGGREGATION
     assert jobs["selection"] == 2 * 2 and jobs["selection_update"] == 2 and jobs["selection_kdpp"] == 2
+    # the curves of the earlier seeds are made again to the same bytes; the new seed's are new
+    workdir = tmp_path / "run"
+    shutil.copytree(complete, workdir, symlinks=True)
+    result = snakemake(workdir, "--cores", "2", config=config)
+    assert result.returncode == 0, result.stderr[-3000:]
+    before = sorted(complete.glob("results/tiny/*/*/*/seed*/*"))
+    assert len(before) == 2 * (2 * 2 * 4 + 2 * 2 * 3) and all("seed2" not in str(f) for f in before)
+    for file in before:
+        assert (workdir / file.relative_to(complete)).read_bytes() == file.read_bytes() or file.name == "timings.tsv"
+    assert len(list(workdir.glob("results/tiny/*/*/*/seed2/budget*.json"))) == 2 * 4 * 2
 
 
 def test_editing_library_code_reruns_the_rules_that_use_it(complete):

@@ -57,14 +57,19 @@ def parse_policies():
 POLICIES = parse_policies()
 
 
-def names_regex(names):
-    """A wildcard constraint matching exactly these names (nothing if empty)."""
+def names_regex(names, *within):
+    """A wildcard constraint matching exactly these names, or those of them in every one of ``within`` (nothing if
+    none)."""
+    names = [n for n in names if all(n in group for group in within)]
     return "|".join(re.escape(n) for n in names) or "(?!x)x"
 
 
 NESTED = [name for name, p in POLICIES.items() if p.nested]
 UPDATE = [name for name, p in POLICIES.items() if p.update]
 KDPP = [name for name, p in POLICIES.items() if p.kind == "kdpp"]
+STOCHASTIC = [name for name, p in POLICIES.items() if p.stochastic]
+DETERMINISTIC = [name for name, p in POLICIES.items() if not p.stochastic]
+SEEDS = list(range(EXPERIMENT["seeds"]))
 KDPP_BUDGETS = sorted(EXPERIMENT["kdpp"]["budgets"] or BUDGETS)
 
 
@@ -97,11 +102,19 @@ FROZEN = [name for name in DATASETS if featurizer_mode(name) == "frozen"]
 RETRAIN = [name for name in DATASETS if featurizer_mode(name) == "retrain"]
 
 
-def curve_results(budgets):
-    """The per-budget result files of one curve: the outputs of a frozen-mode selection job."""
+def budget_files(budgets):
+    """The names of a curve's per-budget result files."""
+    return [f"budget{budget}.json" for budget in budgets]
+
+
+def curve_files(names, seeds):
+    """Files of the curves of one (dataset, augmentation, score, policy), seed by seed: the outputs of a
+    frozen-mode selection job."""
+    names = [names] if isinstance(names, str) else names
     return [
-        f"results/{{dataset}}/{{augmentation}}/{{score}}/{{policy}}/seed{{seed}}/budget{budget}.json"
-        for budget in budgets
+        f"results/{{dataset}}/{{augmentation}}/{{score}}/{{policy}}/seed{seed}/{name}"
+        for seed in seeds
+        for name in names
     ]
 
 
@@ -440,7 +453,7 @@ def policy_scores(policy):
 
 
 def policy_seeds(policy):
-    return range(EXPERIMENT["seeds"]) if POLICIES[policy].stochastic else [0]
+    return SEEDS if POLICIES[policy].stochastic else [0]
 
 
 @per_job
@@ -565,6 +578,16 @@ def expected_stages(stage, w):
 def provenance(stage):
     """The parameter `provenance` of a job: the record its outputs carry and its inputs are checked against."""
     return per_job(lambda wildcards: {"stage": stage, "stages": expected_stages(stage, wildcards)})
+
+
+def curves_provenance(stage, seeds):
+    """The parameter `provenance` of a job that writes the curves of ``seeds``: one record per seed."""
+    return per_job(
+        lambda wildcards: [
+            {"stage": stage, "stages": expected_stages(stage, Wildcards(wildcards.items(), seed=seed))}
+            for seed in seeds
+        ]
+    )
 
 
 class Wildcards(dict):
@@ -814,8 +837,8 @@ def _estimate(step, dataset, augmentation):
         hessian_mb = 3 * 8 * ((z["d"] + 1) * z["classes"]) ** 2 / 1e6 if z["classes"] > 2 else 0
         leverage_mb = 8 * z["n"] * z["classes"] ** 2 * 4 / 1e6
         return 1500 + 4 * features_mb(z) + 8 * z["n"] ** 2 * 8 / 1e6 + hessian_mb + leverage_mb, 15 + extra
-    if step == "selection":  # frozen mode: every budget of a curve in one job
-        return 800 + 3 * features_mb(z), 10 + len(BUDGETS) * (1 + features_mb(z) / 50)
+    if step == "selection":  # frozen mode: every budget of the curves of all seeds in one job
+        return 800 + 3 * features_mb(z), 10 + len(SEEDS) * len(BUDGETS) * (1 + features_mb(z) / 50)
     if step == "retrain":  # retrain mode: a CNN per budget
         return 2000 + 12 * z["n"] * (z["k"] + 1) * z["pixels"] / 1e6, 10 + cnn_minutes(
             z["n"] * (z["k"] + 1), z["epochs"]

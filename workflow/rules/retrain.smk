@@ -1,6 +1,6 @@
 # Retrain mode: one job per budget trains a CNN on the originals and the chosen
 # points' copies, featurizes, fits and evaluates on the poisoned test set.
-# (Frozen-mode datasets evaluate every budget of a curve in one selection job.)
+# (Frozen-mode datasets evaluate every budget of the curves of all seeds in one selection job.)
 
 
 rule retrain:

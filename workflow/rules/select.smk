@@ -1,10 +1,14 @@
 # Selection: per (score, policy, seed) an ordering of the points (or one draw
 # per budget), and the result of every budget.
 #
-# Frozen mode (the features are fixed): one `selection` job per curve writes
-# the order and every budget<k>.json; a budget costs a fraction of a second,
-# less than a process start. Retrain mode (a CNN per budget): one `order` job,
-# then one job per budget (retrain.smk).
+# Frozen mode (the features are fixed): one job per (score, policy) computes
+# the curves of all its seeds and writes each curve's order, budget<k>.json
+# and timings; a curve costs about a second, less than a job's start. The
+# files stay one folder per curve, so a changed setting or an added seed
+# re-runs the jobs of the policies it touches, each with all its seeds.
+# Deterministic policies have one curve (seed 0): the `*_deterministic` rules.
+# Retrain mode (a CNN per budget): one `order` job per curve, then one job per
+# budget (retrain.smk).
 
 
 rule selection:
@@ -13,16 +17,16 @@ rule selection:
         features="results/{dataset}/{augmentation}/features.h5",
         scores="results/{dataset}/{augmentation}/scores.h5",
     output:
-        order="results/{dataset}/{augmentation}/{score}/{policy}/seed{seed}/order.tsv",
-        results=curve_results(BUDGETS),
-        timings="results/{dataset}/{augmentation}/{score}/{policy}/seed{seed}/timings.tsv",
+        order=curve_files("order.tsv", SEEDS),
+        results=curve_files(budget_files(BUDGETS), SEEDS),
+        timings=curve_files("timings.tsv", SEEDS),
     log:
-        "results/logs/selection/{dataset}/{augmentation}/{score}/{policy}/seed{seed}.log",
+        "results/logs/selection/{dataset}/{augmentation}/{score}/{policy}.log",
     benchmark:
-        "results/benchmarks/selection/{dataset}/{augmentation}/{score}/{policy}/seed{seed}.tsv"
+        "results/benchmarks/selection/{dataset}/{augmentation}/{score}/{policy}.tsv"
     wildcard_constraints:
         dataset=names_regex(FROZEN),
-        policy=names_regex(NESTED),
+        policy=names_regex(NESTED, STOCHASTIC),
     group:
         "selection"
     conda:
@@ -34,29 +38,61 @@ rule selection:
     params:
         threads=1,
         library=library_hash("selection"),
-        provenance=provenance("selection"),
+        provenance=curves_provenance("selection", SEEDS),
         kernels=KERNELS,
         settings=selection_settings,
         budgets=BUDGETS,
+        seeds=SEEDS,
     script:
         "../scripts/selection.py"
 
 
-use rule selection as selection_update with:
-    input:
-        task="results/{dataset}/task.h5",
-        features="results/{dataset}/{augmentation}/features.h5",
-        scores="results/{dataset}/{augmentation}/scores.h5",
+use rule selection as selection_deterministic with:
     output:
-        results=curve_results(BUDGETS),
-        timings="results/{dataset}/{augmentation}/{score}/{policy}/seed{seed}/timings.tsv",
+        order=curve_files("order.tsv", [0]),
+        results=curve_files(budget_files(BUDGETS), [0]),
+        timings=curve_files("timings.tsv", [0]),
     log:
-        "results/logs/selection_update/{dataset}/{augmentation}/{score}/{policy}/seed{seed}.log",
+        "results/logs/selection_deterministic/{dataset}/{augmentation}/{score}/{policy}.log",
     benchmark:
-        "results/benchmarks/selection_update/{dataset}/{augmentation}/{score}/{policy}/seed{seed}.tsv"
+        "results/benchmarks/selection_deterministic/{dataset}/{augmentation}/{score}/{policy}.tsv"
     wildcard_constraints:
         dataset=names_regex(FROZEN),
-        policy=names_regex(UPDATE),
+        policy=names_regex(NESTED, DETERMINISTIC),
+    params:
+        threads=1,
+        library=library_hash("selection"),
+        provenance=curves_provenance("selection", [0]),
+        kernels=KERNELS,
+        settings=selection_settings,
+        budgets=BUDGETS,
+        seeds=[0],
+
+
+use rule selection as selection_update with:
+    output:
+        results=curve_files(budget_files(BUDGETS), SEEDS),
+        timings=curve_files("timings.tsv", SEEDS),
+    log:
+        "results/logs/selection_update/{dataset}/{augmentation}/{score}/{policy}.log",
+    benchmark:
+        "results/benchmarks/selection_update/{dataset}/{augmentation}/{score}/{policy}.tsv"
+    wildcard_constraints:
+        dataset=names_regex(FROZEN),
+        policy=names_regex(UPDATE, STOCHASTIC),
+
+
+use rule selection_deterministic as selection_update_deterministic with:
+    output:
+        results=curve_files(budget_files(BUDGETS), [0]),
+        timings=curve_files("timings.tsv", [0]),
+    log:
+        "results/logs/selection_update_deterministic/{dataset}/{augmentation}/{score}/{policy}.log",
+    benchmark:
+        "results/benchmarks/selection_update_deterministic/{dataset}/{augmentation}/{score}/{policy}.tsv"
+    wildcard_constraints:
+        dataset=names_regex(FROZEN),
+        policy=names_regex(UPDATE, DETERMINISTIC),
 
 
 use rule selection as selection_kdpp with:
@@ -66,17 +102,23 @@ use rule selection as selection_kdpp with:
         scores="results/{dataset}/{augmentation}/scores.h5",
         kernel="results/{dataset}/{augmentation}/{score}/{policy}/kernel.h5",
     output:
-        results=curve_results(KDPP_BUDGETS),
-        timings="results/{dataset}/{augmentation}/{score}/{policy}/seed{seed}/timings.tsv",
+        results=curve_files(budget_files(KDPP_BUDGETS), SEEDS),
+        timings=curve_files("timings.tsv", SEEDS),
     log:
-        "results/logs/selection_kdpp/{dataset}/{augmentation}/{score}/{policy}/seed{seed}.log",
+        "results/logs/selection_kdpp/{dataset}/{augmentation}/{score}/{policy}.log",
     benchmark:
-        "results/benchmarks/selection_kdpp/{dataset}/{augmentation}/{score}/{policy}/seed{seed}.tsv"
+        "results/benchmarks/selection_kdpp/{dataset}/{augmentation}/{score}/{policy}.tsv"
     wildcard_constraints:
         dataset=names_regex(FROZEN),
         policy=names_regex(KDPP),
     params:
+        threads=1,
+        library=library_hash("selection"),
+        provenance=curves_provenance("selection", SEEDS),
+        kernels=KERNELS,
+        settings=selection_settings,
         budgets=KDPP_BUDGETS,
+        seeds=SEEDS,
 
 
 rule order:
