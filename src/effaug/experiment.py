@@ -328,6 +328,14 @@ def retrained_features(task, augmentation: str, params: Mapping, chosen: np.ndar
     if model is None:
         model, history = cnn.train(images, labels, spec)
         seconds = float(sum(row["seconds"] for row in history))
+    features = model_features(model, task, augmentation, params, chosen_images, spec)
+    features.extra.update(cnn_seconds=seconds, cnn_images=int(len(images)))
+    return features
+
+
+def model_features(model, task, augmentation: str, params: Mapping, chosen_images: np.ndarray, spec) -> Features:
+    """The features of a task under ``model``'s bottleneck: the training points, ``chosen_images`` (their
+    augmented copies, from :func:`retraining_set`), the test set and the test set's augmented copies."""
     extractor = cnn.bottleneck(model)
     test_augmented, test_source, _ = augment.augment(task.test_images, augmentation, params, task.test_index,
                                                      TEST_STREAM)
@@ -346,7 +354,6 @@ def retrained_features(task, augmentation: str, params: Mapping, chosen: np.ndar
         test_labels=task.test_labels,
         n_transforms=augment.n_transforms(augmentation, params),
         n_classes=task.n_classes,
-        extra={"cnn_seconds": seconds, "cnn_images": int(len(images))},
         model=model,
     )
 
@@ -406,11 +413,8 @@ def epoch_timing(task, augmentation: str, params: Mapping, budgets: list[int], s
 
     def training_sets():
         for budget in budgets:
-            chosen = order[:budget]
-            images, _, _ = augment.augment(task.train_images[chosen], augmentation, params, task.train_index[chosen],
-                                           TRAIN_STREAM)
-            yield (np.concatenate([task.train_images, images]),
-                   np.concatenate([task.train_labels, np.repeat(task.train_labels[chosen], k)]))
+            images, labels, _ = retraining_set(task, augmentation, params, order[:budget])
+            yield images, labels
 
     rows = []
     for budget, seconds in zip(budgets, cnn.epoch_seconds(training_sets(), spec, n_classes, repeats)):
