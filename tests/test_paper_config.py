@@ -65,6 +65,25 @@ def test_paper_configs_validate_and_dry_run_offline(tmp_path):
         assert jobs["train_featurizer"] == 4 and jobs["features"] == 12
 
 
+def test_retrain_configs_plan_their_cnn_trainings(tmp_path):
+    write_paper_fixtures(tmp_path / "data")
+    expected = {
+        # Baseline, Rand Prop, Det Prop; one seed; 8 budgets
+        "paper-offline-retrain.yaml": {"order": 3, "retrain": 3 * 8},
+        # Baseline, Rand Prop, Rand Prop Update 5 seeds, Det Prop and Det Prop Update 1; 8 budgets: Table 1's row
+        "paper-offline-retrain-table1.yaml": {"order": 5 + 5 + 1, "retrain": (5 + 5 + 1) * 8,
+                                              "retrain_update": (5 + 1) * 8},
+    }
+    for name, counts in expected.items():
+        config = yaml.safe_load((REPO / "config" / name).read_text())
+        config["data_root"] = "data"
+        result = snakemake(tmp_path, "-n", "--quiet", "rules", config=config)
+        assert result.returncode == 0, result.stderr[-3000:]
+        jobs = job_counts(result.stdout)
+        assert {rule: jobs.get(rule, 0) for rule in counts} == counts, name
+        assert jobs.get("retrain_update", 0) == counts.get("retrain_update", 0)
+
+
 def test_ten_class_examples_validate_and_plan_their_grids(tmp_path):
     write_paper_fixtures(tmp_path / "data")
     config = yaml.safe_load((REPO / "config/examples/mnist-10class.yaml").read_text())
