@@ -26,6 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
+from effaug.provenance import update_with_arrays
+
 ARCHITECTURES = ("mnist_cnn", "lenet", "resnet_v2")
 # d, the width of each architecture's bottleneck layer (the features); resnet_v2 with a pool_size: feature_width
 FEATURE_DIMS = {"mnist_cnn": 512, "lenet": 84, "resnet_v2": 256}
@@ -445,9 +447,7 @@ def training_key(images: np.ndarray, labels: np.ndarray, spec: FeaturizerSpec) -
     code = {"cnn": hashlib.sha256(Path(__file__).read_bytes()).hexdigest(), "keras": keras.__version__,
             "tensorflow": tf.__version__}  # a checkpoint of other training code is not resumed
     digest = hashlib.sha256(json.dumps({"settings": settings, "code": code}, sort_keys=True).encode())
-    for array in (np.ascontiguousarray(images), np.ascontiguousarray(labels, dtype=np.int64)):
-        digest.update(repr((array.dtype.str, array.shape)).encode())
-        digest.update(memoryview(array).cast("B"))
+    update_with_arrays(digest, (images, np.asarray(labels, dtype=np.int64)))
     return digest.hexdigest()
 
 

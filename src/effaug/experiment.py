@@ -23,6 +23,7 @@ from effaug import policies as P
 from effaug import scores as S
 from effaug.augment import TEST_STREAM, TRAIN_STREAM
 from effaug.features import FeatureSet
+from effaug.provenance import update_with_arrays
 from effaug.settings import Settings
 
 log = logging.getLogger("effaug.experiment")
@@ -270,11 +271,8 @@ def frozen_curve(policy: P.Policy, fs: FeatureSet, scores: Mapping[str, np.ndarr
 def task_digest(task) -> str:
     """SHA-256 (hex) of a task's images, labels, indices (which seed each image's augmentation) and class names."""
     digest = hashlib.sha256(repr(tuple(task.class_names)).encode())
-    for array in (task.train_images, task.train_labels, task.train_index, task.test_images, task.test_labels,
-                  task.test_index):
-        array = np.ascontiguousarray(array)
-        digest.update(repr((array.dtype.str, array.shape)).encode())
-        digest.update(memoryview(array).cast("B"))
+    update_with_arrays(digest, (task.train_images, task.train_labels, task.train_index, task.test_images,
+                                task.test_labels, task.test_index))
     return digest.hexdigest()
 
 

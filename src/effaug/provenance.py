@@ -26,6 +26,8 @@ import zipfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
+import numpy as np
+
 KEY = "provenance"
 TSV_PREFIX = f"# {KEY}: "
 KERAS_MEMBER = "effaug_provenance.json"
@@ -57,6 +59,14 @@ def cached_kind(path: str | Path) -> str | None:
     """The kind of record a cached file holds (its suffix), or None where it holds none."""
     suffix = Path(path).suffix
     return suffix if suffix in (".h5", ".json", ".tsv", ".keras") else None
+
+
+def update_with_arrays(digest, arrays: Iterable[np.ndarray]) -> None:
+    """Feed each array's dtype, shape and bytes (C order) to a ``hashlib`` digest."""
+    for array in arrays:
+        array = np.ascontiguousarray(array)
+        digest.update(repr((array.dtype.str, array.shape)).encode())
+        digest.update(memoryview(array).cast("B"))
 
 
 # --------------------------------------------------------------------------

@@ -59,13 +59,8 @@ use rule selection as selection_deterministic with:
     wildcard_constraints:
         dataset=names_regex(FROZEN),
         policy=names_regex(NESTED, DETERMINISTIC),
-    params:
-        threads=1,
-        library=library_hash("selection"),
+    params:  # keyword params merge with selection's: only these two change
         provenance=curves_provenance("selection", [0]),
-        kernels=KERNELS,
-        settings=selection_settings,
-        budgets=BUDGETS,
         seeds=[0],
 
 
@@ -111,14 +106,8 @@ use rule selection as selection_kdpp with:
     wildcard_constraints:
         dataset=names_regex(FROZEN),
         policy=names_regex(KDPP),
-    params:
-        threads=1,
-        library=library_hash("selection"),
-        provenance=curves_provenance("selection", SEEDS),
-        kernels=KERNELS,
-        settings=selection_settings,
+    params:  # merged with selection's
         budgets=KDPP_BUDGETS,
-        seeds=SEEDS,
 
 
 rule order:
