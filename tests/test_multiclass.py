@@ -82,7 +82,7 @@ def test_ordering_by_an_undefined_newton_loo_fails_naming_the_score(three_run):
     target = "results/three/translate/newton_loo/det-prop/seed0/budget3.json"
     result = snakemake(three_run, "--cores", "1", target, config=config)
     assert result.returncode != 0
-    log = (three_run / "results/logs/selection_deterministic/three/translate/newton_loo/det-prop.log").read_text()
+    log = (three_run / "results/logs/selection_deterministic/three/translate/newton_loo.log").read_text()
     assert "score 'newton_loo' is NaN or infinite for" in log and "hessian_l2: model" in log
     assert not (three_run / target).exists()
     snakemake(three_run, "--cores", "1", config=THREE)  # the config of the fixture again

@@ -35,10 +35,10 @@ def test_paper_config_plans_the_whole_grid_with_all_three_datasets(tmp_path):
     # frozen datasets (mnist_3v8, cifar10, smallnorb): one selection job per (score, policy) holds all its seeds
     frozen = 3 * 3
     assert jobs["selection"] == frozen * (1 + 3 * 2 + 8 + 8 * 2)
-    assert jobs["selection_deterministic"] == frozen * 3 * 2
-    # Update chains: 2 rand + 3 det, 2 scores
+    # one job per score computes every det-* curve (3 nested, 3 Update)
+    assert jobs["selection_deterministic"] == frozen * 2 and "selection_update_deterministic" not in jobs
+    # Update chains: 2 rand, 2 scores
     assert jobs["selection_update"] == frozen * 2 * 2
-    assert jobs["selection_update_deterministic"] == frozen * 3 * 2
     assert jobs["selection_kdpp"] == frozen * 3
     # the retrain dataset (mnist_3v8_retrain): an order, then one CNN per budget
     retrain = 3
@@ -93,12 +93,13 @@ def test_ten_class_examples_validate_and_plan_their_grids(tmp_path):
     jobs = job_counts(result.stdout)
     assert jobs["task"] == 1 and jobs["features"] == 3 and jobs["scores"] == 3
     # per augmentation, one job per (score, policy): baseline; rand-prop, rand-prop-down, rand-inverse-prop
-    # 2 scores; det-prop, det-prop-down, det-inverse-prop 2 scores; Update chains 2 rand + 3 det, 2 scores
-    assert jobs["selection"] == 3 * (1 + 3 * 2) and jobs["selection_deterministic"] == 3 * 3 * 2
-    assert jobs["selection_update"] == 3 * 2 * 2 and jobs["selection_update_deterministic"] == 3 * 3 * 2
+    # 2 scores; Update chains 2 rand, 2 scores; one job per score for the 6 det-* policies
+    assert jobs["selection"] == 3 * (1 + 3 * 2) and jobs["selection_deterministic"] == 3 * 2
+    assert jobs["selection_update"] == 3 * 2 * 2
     embedded = yaml.safe_load((REPO / "config/examples/mnist-10class-embedded.yaml").read_text())
     result = snakemake(tmp_path, "-n", "--quiet", "rules", config=embedded)
     assert result.returncode == 0, result.stderr[-3000:]
-    # baseline; rand-prop and rand-inverse-prop 2 scores (3 seeds each); det-prop and det-inverse-prop 2 scores
+    # baseline; rand-prop and rand-inverse-prop 2 scores (3 seeds each); det-prop and det-inverse-prop: one job
+    # per score
     jobs = job_counts(result.stdout)
-    assert jobs["selection"] == 1 + 2 * 2 and jobs["selection_deterministic"] == 2 * 2
+    assert jobs["selection"] == 1 + 2 * 2 and jobs["selection_deterministic"] == 2

@@ -106,6 +106,14 @@ def test_an_augmentation_parameter_reruns_that_augmentation_only(complete):
     assert jobs["curves"] == 1 and jobs["accuracy_figure"] == 1
 
 
+def test_adding_policies_runs_their_selection_jobs_only(complete):
+    policies = SMALL["experiment"]["policies"] + ["rand-prop", "det-prop", "det-inverse-prop-update"]
+    jobs = planned(complete, changed(["experiment", "policies"], policies))
+    assert set(jobs) == {"selection", "selection_deterministic"} | AGGREGATION
+    # rand-prop: one job per augmentation with both seeds; the det-* policies: one job per augmentation and score
+    assert jobs["selection"] == 2 and jobs["selection_deterministic"] == 2
+
+
 def test_adding_a_budget_or_a_seed_reruns_the_selection_jobs_only(complete, tmp_path):
     # frozen mode evaluates all budgets of all seeds of a (score, policy) in one job: a new budget or
     # seed re-runs those jobs (seconds), never features, scores or references

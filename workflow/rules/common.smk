@@ -70,6 +70,8 @@ KDPP = [name for name, p in POLICIES.items() if p.kind == "kdpp"]
 STOCHASTIC = [name for name, p in POLICIES.items() if p.stochastic]
 DETERMINISTIC = [name for name, p in POLICIES.items() if not p.stochastic]
 SEEDS = list(range(EXPERIMENT["seeds"]))
+# the det-* policies: one curve each, all of one (augmentation, score) in one frozen-mode job
+DETERMINISTIC_CURVES = [name for name in DETERMINISTIC if name in NESTED or name in UPDATE]
 KDPP_BUDGETS = sorted(EXPERIMENT["kdpp"]["budgets"] or BUDGETS)
 
 
@@ -105,6 +107,18 @@ RETRAIN = [name for name in DATASETS if featurizer_mode(name) == "retrain"]
 def budget_files(budgets):
     """The names of a curve's per-budget result files."""
     return [f"budget{budget}.json" for budget in budgets]
+
+
+def deterministic_curve_files(names, nested_only=False):
+    """Files of the curves of every det-* policy of one (dataset, augmentation, score), policy by policy (only
+    the nested policies' with ``nested_only``): the outputs of a ``selection_deterministic`` job."""
+    names = [names] if isinstance(names, str) else names
+    return [
+        f"results/{{dataset}}/{{augmentation}}/{{score}}/{policy}/seed0/{name}"
+        for policy in DETERMINISTIC_CURVES
+        if policy in NESTED or not nested_only
+        for name in names
+    ]
 
 
 def curve_files(names, seeds):
@@ -447,6 +461,21 @@ def selection_settings(wildcards):
     return settings
 
 
+@per_job
+def job_policy(wildcards):
+    """The policies of a selection job with a policy wildcard: that one."""
+    return [wildcards.policy]
+
+
+@per_job
+def selection_settings_by_policy(wildcards):
+    """``selection_settings`` of each policy of a selection job."""
+    return {
+        policy: selection_settings(Wildcards(wildcards.items(), policy=policy))
+        for policy in (DETERMINISTIC_CURVES if "policy" not in wildcards.keys() else [wildcards.policy])
+    }
+
+
 def policy_scores(policy):
     """Score-independent policies run once, under the score name ``none``."""
     return SCORES if POLICIES[policy].uses_score else ["none"]
@@ -580,11 +609,16 @@ def provenance(stage):
     return per_job(lambda wildcards: {"stage": stage, "stages": expected_stages(stage, wildcards)})
 
 
-def curves_provenance(stage, seeds):
-    """The parameter `provenance` of a job that writes the curves of ``seeds``: one record per seed."""
+def curves_provenance(stage, seeds, policies=None):
+    """The parameter `provenance` of a job that writes the curves of ``seeds`` of ``policies`` (None: the job's
+    own policy wildcard): one record per curve, policy by policy, seed by seed."""
     return per_job(
         lambda wildcards: [
-            {"stage": stage, "stages": expected_stages(stage, Wildcards(wildcards.items(), seed=seed))}
+            {
+                "stage": stage,
+                "stages": expected_stages(stage, Wildcards(wildcards.items(), policy=policy, seed=seed)),
+            }
+            for policy in (policies or [wildcards.policy])
             for seed in seeds
         ]
     )

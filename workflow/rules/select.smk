@@ -6,7 +6,8 @@
 # and timings; a curve costs about a second, less than a job's start. The
 # files stay one folder per curve, so a changed setting or an added seed
 # re-runs the jobs of the policies it touches, each with all its seeds.
-# Deterministic policies have one curve (seed 0): the `*_deterministic` rules.
+# The det-* policies have one curve each (seed 0): one
+# `selection_deterministic` job per (augmentation, score) computes them all.
 # Retrain mode (a CNN per budget): one `order` job per curve, then one job per
 # budget (retrain.smk).
 
@@ -40,28 +41,32 @@ rule selection:
         library=library_hash("selection"),
         provenance=curves_provenance("selection", SEEDS),
         kernels=KERNELS,
-        settings=selection_settings,
+        settings=selection_settings_by_policy,
         budgets=BUDGETS,
+        policies=job_policy,
         seeds=SEEDS,
     script:
         "../scripts/selection.py"
 
 
-use rule selection as selection_deterministic with:
-    output:
-        order=curve_files("order.tsv", [0]),
-        results=curve_files(budget_files(BUDGETS), [0]),
-        timings=curve_files("timings.tsv", [0]),
-    log:
-        "results/logs/selection_deterministic/{dataset}/{augmentation}/{score}/{policy}.log",
-    benchmark:
-        "results/benchmarks/selection_deterministic/{dataset}/{augmentation}/{score}/{policy}.tsv"
-    wildcard_constraints:
-        dataset=names_regex(FROZEN),
-        policy=names_regex(NESTED, DETERMINISTIC),
-    params:  # keyword params merge with selection's: only these two change
-        provenance=curves_provenance("selection", [0]),
-        seeds=[0],
+if DETERMINISTIC_CURVES:  # a rule without outputs is not allowed
+
+    use rule selection as selection_deterministic with:
+        output:
+            order=deterministic_curve_files("order.tsv", nested_only=True),
+            results=deterministic_curve_files(budget_files(BUDGETS)),
+            timings=deterministic_curve_files("timings.tsv"),
+        log:
+            "results/logs/selection_deterministic/{dataset}/{augmentation}/{score}.log",
+        benchmark:
+            "results/benchmarks/selection_deterministic/{dataset}/{augmentation}/{score}.tsv"
+        wildcard_constraints:
+            dataset=names_regex(FROZEN),
+            score=names_regex(SCORES),
+        params:  # keyword params merge with selection's: these change
+            policies=DETERMINISTIC_CURVES,
+            provenance=curves_provenance("selection", [0], DETERMINISTIC_CURVES),
+            seeds=[0],
 
 
 use rule selection as selection_update with:
@@ -75,19 +80,6 @@ use rule selection as selection_update with:
     wildcard_constraints:
         dataset=names_regex(FROZEN),
         policy=names_regex(UPDATE, STOCHASTIC),
-
-
-use rule selection_deterministic as selection_update_deterministic with:
-    output:
-        results=curve_files(budget_files(BUDGETS), [0]),
-        timings=curve_files("timings.tsv", [0]),
-    log:
-        "results/logs/selection_update_deterministic/{dataset}/{augmentation}/{score}/{policy}.log",
-    benchmark:
-        "results/benchmarks/selection_update_deterministic/{dataset}/{augmentation}/{score}/{policy}.tsv"
-    wildcard_constraints:
-        dataset=names_regex(FROZEN),
-        policy=names_regex(UPDATE, DETERMINISTIC),
 
 
 use rule selection as selection_kdpp with:
