@@ -94,7 +94,7 @@ def job_start_cpu(repeats: int = 7) -> float:
 OVERHEAD_NOTE = ("The same run had 1773 jobs once (one process per budget; 613 s wall, 1117 CPU s), then 240 "
                  "(one `selection` job per curve, every budget in it), then 108 (one selection job per "
                  "(augmentation, score, policy) with the curves of all its seeds); now the six det-* policies of "
-                 "an (augmentation, score) share one job too (79 jobs). The files stay one folder per curve, and "
+                 "an (augmentation, score) share one job too (78 jobs). The files stay one folder per curve, and "
                  "their bytes are the same.")
 
 
