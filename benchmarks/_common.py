@@ -50,11 +50,25 @@ def best_of(fn, repeats: int = 3, min_seconds: float = 0.0) -> float:
     return best
 
 
+def published_argv(argv: list[str]) -> list[str]:
+    """The command line as docs/benchmarks.md shows it: the value of --data-root (a path on the measuring
+    machine) becomes DATA_DIR."""
+    out = []
+    for i, arg in enumerate(argv):
+        if i > 0 and argv[i - 1] == "--data-root":
+            out.append("DATA_DIR")
+        elif arg.startswith("--data-root="):
+            out.append("--data-root=DATA_DIR")
+        else:
+            out.append(arg)
+    return out
+
+
 def save(name: str, data: dict) -> Path:
     """Write benchmarks/results/<name>.json with the machine and the command that made it."""
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"{name}.json"
-    record = {"benchmark": name, "command": " ".join([Path(sys.executable).name] + sys.argv),
+    record = {"benchmark": name, "command": " ".join([Path(sys.executable).name] + published_argv(sys.argv)),
               "machine": machine(), **data}
     tmp = path.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(record, indent=2, sort_keys=False) + "\n")
