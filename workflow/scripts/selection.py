@@ -15,13 +15,12 @@ from effaug.stores import read_arrays
 from effaug.task import read_points
 
 
-def curve_outputs(outputs, policy, seed):
-    """The job's output files in the folder of one curve (.../<policy>/seed<seed>/), by file name."""
+def files_by_curve(outputs):
+    """The job's output files grouped by curve folder (.../<policy>/seed<s>/): {(policy, s): {file name: path}}."""
     files = {}
     for path in outputs:
-        parts = Path(path).parts
-        if parts[-3:-1] == (policy, f"seed{seed}"):
-            files[parts[-1]] = path
+        *_, policy, seed, name = Path(path).parts
+        files.setdefault((policy, int(seed.removeprefix("seed"))), {})[name] = path
     return files
 
 
@@ -37,9 +36,10 @@ with job(snakemake.log[0], snakemake.params.threads, snakemake.config["resources
     scores, _ = read_arrays(inputs.scores, ["model/theta"])
     kdpp = any(parse_policy(name).kind == "kdpp" for name in p.policies)  # a selection_kdpp job: one policy
     kernel = read_arrays(inputs.kernel, ["eigenvalues", "eigenvectors"])[0] if kdpp else None
+    outputs = files_by_curve(snakemake.output)
     for (name, seed), record in zip(curves, records):
         policy, settings = parse_policy(name), Settings(**p.settings[name])
-        files = curve_outputs(snakemake.output, name, seed)
+        files = outputs[(name, seed)]
         values = scores[w.score] if policy.uses_score else None
         order = None
         if policy.nested:
