@@ -112,25 +112,42 @@ def copy_figure(results: Path, dataset: str, augmentation: str, name: str, out: 
     return str(target.relative_to(ROOT / "docs"))
 
 
+def budget_timings(curve: Path) -> pd.DataFrame:
+    """The timings of a retrain-mode curve, one row per budget (``budget``, ``fit_seconds``, ``cnn_seconds``,
+    ``cnn_shared``): its ``timings.tsv``, or the ``timings<k>.tsv`` files of result trees written when every
+    budget was a job of its own."""
+    if (curve / "timings.tsv").exists():
+        return pd.read_csv(curve / "timings.tsv", sep="\t", comment="#")
+    return pd.concat([pd.read_csv(path, sep="\t", comment="#") for path in sorted(curve.glob("timings*.tsv"))],
+                     ignore_index=True)
+
+
+def retrain_budgets(base: Path) -> pd.DataFrame:
+    """Every budget result under ``base`` (a retrain-mode dataset or augmentation folder) with its timings:
+    ``cnn_seconds``, ``fit_seconds`` and ``cnn_shared`` (whether its CNN came from the cache)."""
+    rows = []
+    for curve in sorted({path.parent for path in base.glob("**/seed*/budget*.json")}):
+        timings = budget_timings(curve).set_index("budget")
+        for path in curve.glob("budget*.json"):
+            record = json.loads(path.read_text())
+            rows.append({**record, **timings.loc[record["budget"], ["cnn_seconds", "fit_seconds", "cnn_shared"]]})
+    table = pd.DataFrame(rows)
+    if len(table):
+        table["cnn_shared"] = table["cnn_shared"].astype(bool)
+    return table
+
+
 def retrain_section(results: Path) -> list[str]:
     base = results / RETRAIN
-    budgets = [json.loads(Path(p).read_text()) for p in glob.glob(str(base / "*/*/*/seed*/budget*.json"))]
-    if not budgets:
+    table = retrain_budgets(base)
+    if not len(table):
         return []
-    table = pd.DataFrame(budgets)
-    times, cnn_times = [], []
-    for _, row in table.iterrows():
-        curve = Path(row.augmentation) / row.score / row.policy / f"seed{row.seed}"
-        path = results / "benchmarks/retrain" / RETRAIN / curve / f"budget{row.budget}.tsv"
-        times.append(float(pd.read_csv(path, sep="\t")["s"].iloc[0]))
-        cnn_times.append(float(pd.read_csv(base / curve / f"timings{row.budget}.tsv", sep="\t")["cnn_seconds"].iloc[0]))
-    table["job_seconds"], table["cnn_seconds"] = times, cnn_times
-    per_budget = (table.groupby("budget").agg(images=("cnn_images", "first"), fastest_job=("job_seconds", "min"),
-                                              mean_job=("job_seconds", "mean"), mean_cnn=("cnn_seconds", "mean"),
-                                              accuracy=("accuracy", "mean")))
-    # a budget job's time is about linear in the CNN's training images; per budget the fastest of the
-    # jobs (the same work for every policy) is the one least slowed by whatever else ran
-    slope, intercept = np.polyfit(per_budget["images"], per_budget["fastest_job"], 1)
+    table["seconds"] = table["cnn_seconds"] + table["fit_seconds"]
+    per_budget = (table.groupby("budget").agg(images=("cnn_images", "first"), fastest=("seconds", "min"),
+                                              mean=("seconds", "mean"), accuracy=("accuracy", "mean")))
+    # a budget's CNN and fit time is about linear in the CNN's training images; per budget the fastest of the
+    # curves (the same work for every policy) is the one least slowed by whatever else ran
+    slope, intercept = np.polyfit(per_budget["images"], per_budget["fastest"], 1)
     paper = yaml.safe_load((ROOT / "config/paper.yaml").read_text())
     cfg = paper["datasets"][RETRAIN]
     seeds, policies = paper["experiment"]["seeds"], paper["experiment"]["policies"]
@@ -156,8 +173,10 @@ def retrain_section(results: Path) -> list[str]:
              "the chosen points' copies, as in the authors' MNIST code; translate, influence, Baseline, Rand "
              "Prop and Det Prop, 1 seed.", "",
              markdown_table(per_budget, 4), "",
-             f"A budget job costs about {intercept:.1f} s + {slope * 1000:.2f} s per 1000 training images "
-             f"(least squares over the fastest job of each budget; {len(table)} jobs in all). At that rate config/paper.yaml's retrain grid "
+             f"A budget's CNN training and fit cost about {intercept:.1f} s + {slope * 1000:.2f} s per 1000 "
+             f"training images (least squares over the fastest curve at each budget; {len(table)} budgets in "
+             "all; imports and featurizing add a few seconds per budget, docs/benchmarks.md). At that rate "
+             "config/paper.yaml's retrain grid "
              f"(`{RETRAIN}`: 3 augmentations, {runs} curves each, {len(paper['experiment']['budgets'])} budgets, "
              f"{total_jobs} CNN trainings) would take about {total_seconds / 3600:.0f} hours of this machine "
              f"(two cores, one job at a time), or {total_seconds / 3600 / 24:.1f} days; on a SLURM cluster the "
@@ -184,21 +203,11 @@ def mean_sd(values) -> str:
 
 
 def retrain_table1_runs(results: Path) -> pd.DataFrame:
-    """One row per budget job of the Table-1 retrain run: policy, seed, budget, accuracy, the job's wall time,
-    its CNN's seconds and whether that CNN was shared with an earlier job (``retrain_seed: per_set``)."""
-    base = results / RETRAIN / "translate"
-    rows = []
-    for path in sorted(base.glob("*/*/seed*/budget*.json")):
-        record = json.loads(path.read_text())
-        timings = pd.read_csv(path.parent / f"timings{record['budget']}.tsv", sep="\t", comment="#").iloc[0]
-        rule = "retrain_update" if parse_policy_name(record["policy"]).update else "retrain"
-        curve = Path(record["augmentation"]) / record["score"] / record["policy"] / f"seed{record['seed']}"
-        benchmark = results / "benchmarks" / rule / RETRAIN / curve / f"budget{record['budget']}.tsv"
-        rows.append({"policy": record["policy"], "seed": record["seed"], "budget": record["budget"],
-                     "accuracy": record["accuracy"], "cnn_images": record["cnn_images"],
-                     "cnn_seconds": float(timings["cnn_seconds"]), "cnn_shared": bool(timings["cnn_shared"]),
-                     "job_seconds": float(pd.read_csv(benchmark, sep="\t")["s"].iloc[0])})
-    return pd.DataFrame(rows)
+    """One row per budget of the Table-1 retrain run: policy, seed, budget, accuracy, its CNN's images and
+    seconds, its fit's seconds and whether its CNN came from the cache (``retrain_seed: per_set``)."""
+    table = retrain_budgets(results / RETRAIN / "translate")
+    columns = ["policy", "seed", "budget", "accuracy", "cnn_images", "cnn_seconds", "fit_seconds", "cnn_shared"]
+    return table[columns] if len(table) else pd.DataFrame(columns=columns)
 
 
 def parse_policy_name(name: str):
@@ -219,7 +228,7 @@ def retrain_table1_section(results: Path) -> list[str]:
     expected = sum(len(budgets) * (config["experiment"]["seeds"] if parse_policy_name(p).stochastic else 1)
                    for p in policies)
     if len(runs) != expected:
-        sys.exit(f"{results / RETRAIN}: {len(runs)} of the {expected} budget jobs of "
+        sys.exit(f"{results / RETRAIN}: {len(runs)} of the {expected} budgets of "
                  "config/paper-offline-retrain-table1.yaml have finished; run it to the end first")
     label = {p: parse_policy_name(p).label_for("influence") for p in policies}
     per_policy = runs.groupby(["policy", "budget"])["accuracy"]
@@ -240,9 +249,10 @@ def retrain_table1_section(results: Path) -> list[str]:
     curves = pd.DataFrame({label[p]: [mean_sd(per_policy.get_group((p, b))) for b in budgets] for p in policies},
                           index=pd.Index(budgets, name="budget")).T
     trained = runs[~runs.cnn_shared]
-    # the run was paused now and then (benchmarks, CI): a paused job's wall time holds the pause, so the cost is
-    # the sum over jobs of the median job time of their budget (trained or shared)
-    hours = runs.groupby(["budget", "cnn_shared"])["job_seconds"].transform("median").sum() / 3600
+    # the run was paused now and then (benchmarks, CI): a paused training's wall time holds the pause, so the
+    # cost is the sum over budgets of the median CNN + fit time of their budget (trained or loaded)
+    seconds = runs["cnn_seconds"] + runs["fit_seconds"]
+    hours = seconds.groupby([runs["budget"], runs["cnn_shared"]]).transform("median").sum() / 3600
     lines = [TABLE1_BEGIN, "", "## Table 1's MNIST translate row in retrain mode, measured", "",
              f"`{TABLE1_COMMAND}`. Generated by `python scripts/reproduction.py --table1-only`.", "",
              "The authors' MNIST setting: a new CNN (their Keras MNIST CNN, 40 epochs, batch 512, Adam 1e-3, "
@@ -261,10 +271,11 @@ def retrain_table1_section(results: Path) -> list[str]:
              + "; ".join(f"{k}: {v}" for k, v in observed.items()) + ".", "",
              "Every policy and budget (mean ± sd over seeds):", "",
              markdown_table(curves.reset_index().rename(columns={"index": "policy"}), 4), "",
-             f"Cost: {len(runs)} budget jobs, {len(trained)} CNN trainings ({len(runs) - len(trained)} jobs "
-             f"reused a CNN trained for the same set and seed), about {hours:.1f} hours of this machine (2 cores, "
-             "one 2-thread training at a time; the sum over jobs of their budget's median job time, because the "
-             "run was paused for benchmarks and test runs); the CNN time of a training grows from "
+             f"Cost: {len(runs)} budgets, {len(trained)} CNN trainings ({len(runs) - len(trained)} budgets "
+             f"reused a CNN trained for the same set and seed), about {hours:.1f} hours of CNN training and "
+             "fitting on this machine (2 cores, one 2-thread training at a time; the sum over budgets of their "
+             "budget's median, because the run was paused for benchmarks and test runs; imports and "
+             "featurizing add a few seconds per budget); the CNN time of a training grows from "
              f"{trained[trained.budget == min(budgets)].cnn_seconds.median():.0f} s at budget {min(budgets)} "
              f"to {trained[trained.budget == max(budgets)].cnn_seconds.median():.0f} s at budget "
              f"{max(budgets)} (medians).", "", TABLE1_END]

@@ -149,6 +149,20 @@ def test_curves_auc_and_summary_tables(tmp_path):
     assert "Det Prop" in M.to_markdown(table) and "\\begin{tabular}" in M.to_latex(table)
 
 
+def test_curve_files_give_the_curves_table_of_their_budget_files(tmp_path):
+    paths, _ = write_results(tmp_path)
+    results = [json.loads(path.read_text()) for path in paths]
+    curve_paths = []
+    for key in sorted({(r["score"], r["policy"], r["seed"]) for r in results}):
+        curve = [{**r, "points": [1, 2]} for r in results if (r["score"], r["policy"], r["seed"]) == key]
+        curve_paths.append(tmp_path / f"{'-'.join(map(str, key))}-curve.json")
+        R.write_curve(curve_paths[-1], curve, {"stage": "selection"})
+    written = json.loads(curve_paths[0].read_text())
+    assert written["provenance"] == {"stage": "selection"} and "points" not in written["curve"][0]
+    args = (tmp_path / "refs.json", ["loss", "influence"], ["baseline", "det-prop", "vsv"])
+    pd.testing.assert_frame_equal(M.collect_curves(curve_paths, *args), M.collect_curves(paths, *args))
+
+
 def test_frozen_budget_jobs_import_neither_tensorflow_nor_sklearn():
     import subprocess
     import sys

@@ -42,8 +42,8 @@ def test_progress_line_projects_the_mean_step_time():
 
 
 def test_job_name_is_the_log_path_below_logs():
-    assert job_name("results/logs/retrain/mnist/translate/loss/rand-prop/seed0/budget10.log") == \
-        "retrain/mnist/translate/loss/rand-prop/seed0/budget10"
+    assert job_name("results/logs/retrain/mnist/translate/loss/rand-prop.log") == \
+        "retrain/mnist/translate/loss/rand-prop"
     assert job_name("/tmp/some.log") == "some"
 
 

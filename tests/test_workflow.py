@@ -377,12 +377,13 @@ def test_per_set_retraining_trains_each_set_once_with_the_same_results(tmp_path)
     assert len(list((base / "retrain_cache").glob("*.keras"))) == 3
     jobs = [("none/baseline", b) for b in (5, 20)] + [(f"influence/{p}", b) for p in ("det-prop", "det-prop-down")
                                                        for b in (5, 20)]
-    shared = [bool(pd.read_csv(base / f"{curve}/seed0/timings{b}.tsv", sep="\t")["cnn_shared"].iloc[0])
-              for curve, b in jobs]
+    shared = [bool(pd.read_csv(base / f"{curve}/seed0/timings.tsv", sep="\t").set_index("budget")
+                   .loc[b, "cnn_shared"]) for curve, b in jobs]
     assert sum(shared) == 3
-    logs = [(runs["parallel"] / f"results/logs/retrain/tiny/translate/{curve}/seed0/budget{b}.log").read_text()
-            for curve, b in jobs]
-    assert sum("training mnist_cnn on" in log for log in logs) == 3
+    # one job for Baseline, one for both det-* policies: 3 trainings between them
+    logs = [(runs["parallel"] / f"results/logs/{job}.log").read_text()
+            for job in ("retrain/tiny/translate/none/baseline", "retrain_deterministic/tiny/translate/influence")]
+    assert sum(log.count("training mnist_cnn on") for log in logs) == 3
     results = {(curve, b): json.loads((base / f"{curve}/seed0/budget{b}.json").read_text()) for curve, b in jobs}
     assert len({r["cnn_seed"] for (curve, b), r in results.items() if b == 20}) == 1
     assert results[("none/baseline", 20)]["accuracy"] == results[("influence/det-prop", 20)]["accuracy"]
@@ -392,38 +393,52 @@ def test_per_set_retraining_trains_each_set_once_with_the_same_results(tmp_path)
         assert (runs["parallel"] / path).read_bytes() == (runs["serial"] / path).read_bytes(), path
 
 
-def test_retrain_mode_trains_a_cnn_per_budget(tmp_path):
+def test_retrain_mode_trains_a_cnn_per_budget_and_resumes_from_its_cache(tmp_path):
     import json
 
     import pandas as pd
 
     result = snakemake(tmp_path, "--cores", "2", "--scheduler", "greedy", config=RETRAIN)
     assert result.returncode == 0, result.stderr[-3000:]
-    budget = json.loads((tmp_path / "results/tiny/translate/influence/det-prop-update/seed0/budget5.json")
-                        .read_text())
+    curve = tmp_path / "results/tiny/translate/influence/det-prop-update/seed0"
+    budget = json.loads((curve / "budget5.json").read_text())
     assert budget["featurizer_mode"] == "retrain" and budget["cnn_images"] == 20 + 5 * 4
     # experiment.retrain_seed per_job (the default): the CNN seed of (featurizer.seed 0, policy, seed 0, budget 5)
     digest = hashlib.sha256(b"0/det-prop-update/0/5").digest()
     assert budget["cnn_seed"] == int.from_bytes(digest[:4], "big")
-    # the wall-clock seconds are in their own file, never in the result
-    assert not {"cnn_seconds", "fit_seconds"} & set(budget)
-    timings = pd.read_csv(tmp_path / "results/tiny/translate/influence/det-prop-update/seed0/timings5.tsv", sep="\t")
+    # the curve file holds every budget's result, less the points chosen
+    assert [r["budget"] for r in json.loads((curve / "curve.json").read_text())["curve"]] == [2, 5]
+    assert json.loads((curve / "curve.json").read_text())["curve"][1] == {
+        k: v for k, v in budget.items() if k not in ("points", "provenance")}
+    # what varies by run is in its own file, never in the result: one row per budget
+    assert not {"cnn_seconds", "fit_seconds", "cnn_shared"} & set(budget)
+    timings = pd.read_csv(curve / "timings.tsv", sep="\t")
     assert list(timings.columns) == ["budget", "rows", "fit_seconds", "cnn_seconds", "cnn_shared"]
-    assert len(timings) == 1 and not timings["cnn_shared"].iloc[0]  # per_job: every job trains its own CNN
-    assert timings["budget"].iloc[0] == 5 and timings["rows"].iloc[0] == budget["rows"]
-    assert timings["fit_seconds"].iloc[0] > 0 and timings["cnn_seconds"].iloc[0] > 0
-    log = (tmp_path / "results/logs/retrain_update/tiny/translate/influence/det-prop-update/seed0/budget5.log")
-    assert "training mnist_cnn on 40 images" in log.read_text()
+    assert list(timings["budget"]) == [2, 5] and not timings["cnn_shared"].any()  # per_job: a CNN per budget
+    assert timings["rows"].iloc[1] == budget["rows"]
+    assert (timings["fit_seconds"] > 0).all() and (timings["cnn_seconds"] > 0).all()
+    det_log = tmp_path / "results/logs/retrain_deterministic/tiny/translate/influence.log"
+    assert "training mnist_cnn on 40 images" in det_log.read_text()
     references = json.loads((tmp_path / "results/tiny/translate/references.json").read_text())
     assert references["featurizer_mode"] == "retrain"
-    frozen_log = (tmp_path / "results/logs/retrain/tiny/translate/none/baseline/seed0/budget2.log").read_text()
-    assert "training mnist_cnn on 28 images" in frozen_log
-    # retrain_seed: featurizer re-runs the budget jobs (and what reads them), nothing before them
+    baseline_log = tmp_path / "results/logs/retrain/tiny/translate/none/baseline.log"
+    assert "training mnist_cnn on 28 images" in baseline_log.read_text()
+    # a job run again (as after an interruption: its outputs deleted) loads its CNNs from the cache instead
+    # of training them, and writes the same bytes
+    before = {path: path.read_bytes() for path in curve.iterdir() if path.name != "timings.tsv"}
+    for path in curve.iterdir():
+        path.unlink()
+    result = snakemake(tmp_path, "--forcerun", "retrain_deterministic", "--cores", "2", config=RETRAIN)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert {path: path.read_bytes() for path in before} == before
+    assert pd.read_csv(curve / "timings.tsv", sep="\t")["cnn_shared"].all()
+    assert "training mnist_cnn on" not in det_log.read_text() and "in the cache" in det_log.read_text()
+    # retrain_seed: featurizer re-runs the curve jobs (and what reads them), nothing before them
     shared = {**RETRAIN, "experiment": {**RETRAIN["experiment"], "retrain_seed": "featurizer"}}
     dry = snakemake(tmp_path, "-n", config=shared)
     assert dry.returncode == 0, dry.stderr[-3000:]
     stats = (dry.stdout + dry.stderr).split("Job stats:")[1].split("total")[0]
-    assert "retrain " in stats and "retrain_update " in stats
+    assert "retrain " in stats and "retrain_deterministic " in stats
     assert not {"task", "train_featurizer", "features", "scores", "references"} & set(stats.split())
 
 

@@ -226,6 +226,18 @@ def kdpp_choice(policy: P.Policy, eigenvalues: np.ndarray, eigenvectors: np.ndar
     return P.kdpp_sample(eigenvalues, eigenvectors, budget, P.rng_for(policy.name, seed, budget))
 
 
+def choice(policy: P.Policy, budget: int, seed: int, score: str, order: np.ndarray | None,
+           kernel: Mapping[str, np.ndarray] | None, current: np.ndarray | None, chosen: np.ndarray) -> np.ndarray:
+    """The points a curve augments at ``budget``: a prefix of a nested policy's static ``order``, an
+    independent k-DPP draw from ``kernel``, or the Update chain's ``chosen`` extended from its ``current``
+    scores."""
+    if policy.nested:
+        return np.asarray(order[:budget], dtype=np.int64)
+    if policy.kind == "kdpp":
+        return kdpp_choice(policy, kernel["eigenvalues"], kernel["eigenvectors"], budget, seed)
+    return update_choice(policy, current, chosen, budget, seed, score)
+
+
 def frozen_curve(policy: P.Policy, fs: FeatureSet, scores: Mapping[str, np.ndarray], score: str, seed: int,
                  budgets: list[int], settings: Settings, order: np.ndarray | None = None,
                  kernel: Mapping[str, np.ndarray] | None = None) -> list[dict]:
@@ -246,12 +258,7 @@ def frozen_curve(policy: P.Policy, fs: FeatureSet, scores: Mapping[str, np.ndarr
     svm_C = float(scores["svm/C"]) if policy.update and "svm/C" in scores else None
     results = []
     for budget in sorted(budgets):
-        if policy.nested:
-            chosen = np.asarray(order[:budget], dtype=np.int64)
-        elif policy.kind == "kdpp":
-            chosen = kdpp_choice(policy, kernel["eigenvalues"], kernel["eigenvectors"], budget, seed)
-        else:
-            chosen = update_choice(policy, current, chosen, budget, seed, score)
+        chosen = choice(policy, budget, seed, score, order, kernel, current, chosen)
         features = frozen_features(fs, chosen)
         result, model, rows = run_budget(features, chosen, policy, settings, theta)
         theta = model.theta
@@ -317,26 +324,36 @@ def retraining_set(task, augmentation: str, params: Mapping, chosen: np.ndarray)
     return images, labels, chosen_images
 
 
-def retrained_features(task, augmentation: str, params: Mapping, chosen: np.ndarray, spec, model=None) -> Features:
+def retrained_features(task, augmentation: str, params: Mapping, chosen: np.ndarray, spec, model=None,
+                       test_augmented: tuple[np.ndarray, np.ndarray] | None = None) -> Features:
     """Train a new featurizer on the originals + the chosen points' augmented
     images (the authors' MNIST behaviour) and featurize with it; or, given
-    ``model`` (that CNN, trained before), only featurize."""
+    ``model`` (that CNN, trained before), only featurize. ``test_augmented``:
+    :func:`augmented_test_set`, where the caller has it already."""
     images, labels, chosen_images = retraining_set(task, augmentation, params, chosen)
     seconds = 0.0
     if model is None:
         model, history = cnn.train(images, labels, spec)
         seconds = float(sum(row["seconds"] for row in history))
-    features = model_features(model, task, augmentation, params, chosen_images, spec)
+    features = model_features(model, task, augmentation, params, chosen_images, spec, test_augmented)
     features.extra.update(cnn_seconds=seconds, cnn_images=int(len(images)))
     return features
 
 
-def model_features(model, task, augmentation: str, params: Mapping, chosen_images: np.ndarray, spec) -> Features:
+def augmented_test_set(task, augmentation: str, params: Mapping) -> tuple[np.ndarray, np.ndarray]:
+    """The test set's augmented copies, shape (m K, H, W, C), and the test image each comes from, shape (m K,):
+    the same for every CNN of a task."""
+    images, source, _ = augment.augment(task.test_images, augmentation, params, task.test_index, TEST_STREAM)
+    return images, source
+
+
+def model_features(model, task, augmentation: str, params: Mapping, chosen_images: np.ndarray, spec,
+                   test_augmented: tuple[np.ndarray, np.ndarray] | None = None) -> Features:
     """The features of a task under ``model``'s bottleneck: the training points, ``chosen_images`` (their
-    augmented copies, from :func:`retraining_set`), the test set and the test set's augmented copies."""
+    augmented copies, from :func:`retraining_set`), the test set and the test set's augmented copies
+    (``test_augmented``, :func:`augmented_test_set`; computed here where not given)."""
     extractor = cnn.bottleneck(model)
-    test_augmented, test_source, _ = augment.augment(task.test_images, augmentation, params, task.test_index,
-                                                     TEST_STREAM)
+    test_augmented, test_source = test_augmented or augmented_test_set(task, augmentation, params)
 
     def featurize(images):
         return cnn.featurize(extractor, images, spec.predict_batch_size, preprocessing=spec.preprocessing)
@@ -357,12 +374,13 @@ def model_features(model, task, augmentation: str, params: Mapping, chosen_image
 
 
 def shared_retrained_features(cache: Path, context: Mapping, task, augmentation: str, params: Mapping,
-                              chosen: np.ndarray, spec) -> tuple[Features, bool]:
-    """:func:`retrained_features` of the set ``chosen`` (sorted: the CNN depends on the set, not the order of
-    the picks), with its CNN shared through ``cache``: stored as ``<key>.keras`` by the first job that trains
-    it, loaded by every later job of the same key instead of training (the same bits: training is
-    deterministic). The key is the SHA-256 of ``context`` (what else determines the training: the library's
-    code, the CPU kernels, the task's digest), the spec (its seed included), the augmentation and the set.
+                              rows: np.ndarray, spec,
+                              test_augmented: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[Features, bool]:
+    """:func:`retrained_features` of the points ``rows`` (in training order), with the CNN kept in ``cache``:
+    stored as ``<key>.keras`` by the first job that trains it, loaded instead of trained by any later job
+    of the same key (the same bits: training is deterministic), including the same job run again after an
+    interruption. The key is the SHA-256 of ``context`` (what else determines the training: the library's
+    code, the CPU kernels, the task's digest), the spec (its seed included), the augmentation and ``rows``.
     Jobs of one key wait for each other (an exclusive lock on ``<key>.lock``).
 
     Returns the features and whether the CNN came from the cache."""
@@ -373,9 +391,10 @@ def shared_retrained_features(cache: Path, context: Mapping, task, augmentation:
 
     from effaug.runtime import atomic_output
 
-    chosen = np.sort(np.asarray(chosen, dtype=np.int64))
+    rows = np.asarray(rows, dtype=np.int64)
+    digest = hashlib.sha256(rows.astype("<i8").tobytes()).hexdigest()  # set_digest where rows are sorted
     key = hashlib.sha256(json.dumps({"context": context, "spec": spec.to_dict(), "augmentation": augmentation,
-                                     "params": params, "set": set_digest(chosen)}, sort_keys=True,
+                                     "params": params, "set": digest}, sort_keys=True,
                                     default=str).encode()).hexdigest()
     cache = Path(cache)
     cache.mkdir(parents=True, exist_ok=True)
@@ -384,12 +403,59 @@ def shared_retrained_features(cache: Path, context: Mapping, task, augmentation:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if path.is_file():
             cnn.configure_tensorflow(spec.threads, spec.seed)
-            log.info("the CNN of this set and seed was trained by another job: %s", path)
-            return retrained_features(task, augmentation, params, chosen, spec, keras.models.load_model(path)), True
-        features = retrained_features(task, augmentation, params, chosen, spec)
+            log.info("this CNN (set and seed) is in the cache: %s", path)
+            model = keras.models.load_model(path)
+            return retrained_features(task, augmentation, params, rows, spec, model, test_augmented), True
+        features = retrained_features(task, augmentation, params, rows, spec, test_augmented=test_augmented)
         with atomic_output(path) as tmp:
             features.model.save(tmp)
     return features, False
+
+
+def cached_retraining(cache: Path, context: Mapping, task, augmentation: str, params: Mapping,
+                      featurizer: Mapping, mode: str, policy: str, seed: int):
+    """The ``retrained`` callable of :func:`retrain_curve` for one curve (``policy``, ``seed``): each budget's
+    CNN, seeded by :func:`retrain_cnn_seed` (``mode``, ``featurizer``'s seed), trained on the originals +
+    the chosen points' copies (in index order with ``per_set``: the CNN depends on the set, not on the
+    order of the picks), through :func:`shared_retrained_features`' ``cache``."""
+    test_augmented = augmented_test_set(task, augmentation, params)
+
+    def retrained(budget: int, chosen: np.ndarray):
+        cnn_seed = retrain_cnn_seed(mode, featurizer["seed"], policy, seed, budget, chosen)
+        rows = np.sort(chosen) if mode == "per_set" else np.asarray(chosen, dtype=np.int64)
+        spec = cnn.FeaturizerSpec(**{**featurizer, "seed": cnn_seed})
+        features, shared = shared_retrained_features(cache, context, task, augmentation, params, rows, spec,
+                                                     test_augmented)
+        return features, rows, {"cnn_seed": cnn_seed, "cnn_shared": shared, **features.extra}
+
+    return retrained
+
+
+def retrain_curve(policy: P.Policy, scores: Mapping[str, np.ndarray], score: str, seed: int, budgets: list[int],
+                  settings: Settings, retrained, order: np.ndarray | None = None,
+                  kernel: Mapping[str, np.ndarray] | None = None) -> list[dict]:
+    """Every budget of one (score, policy, seed) in retrain mode, in budget order.
+
+    Per budget: the points of :func:`choice`; ``retrained(budget, chosen)`` -> (the features under a CNN
+    trained for that set, the rows to fit on, extra result fields), e.g. :func:`cached_retraining`; the fit
+    on those rows (no warm start: every budget has features of its own) and the evaluation; for Update,
+    the rescoring with the budget's model, which the next budget continues from. ``scores`` holds the
+    arrays of ``scores.h5`` (``score`` and ``svm/C`` for Update)."""
+    chosen = np.empty(0, np.int64)
+    current = scores[score] if policy.update else None
+    svm_C = float(scores["svm/C"]) if policy.update and "svm/C" in scores else None
+    results = []
+    for budget in sorted(budgets):
+        chosen = choice(policy, budget, seed, score, order, kernel, current, chosen)
+        features, rows, extra = retrained(budget, chosen)
+        result, model, fitted = run_budget(features, rows, policy, settings)
+        result["points"] = [int(i) for i in chosen]  # in the order chosen
+        if policy.update:
+            current = rescore(score, model, features, fitted, settings, svm_C)
+        result.update(budget=budget, **extra)
+        results.append(result)
+        log.info("budget %d: %d rows, accuracy %.4f", budget, result["rows"], result["accuracy"])
+    return results
 
 
 # --------------------------------------------------------------------------

@@ -36,13 +36,16 @@ def collect_curves(result_paths: Iterable[str | Path], references_path: str | Pa
                    policies: list[str]) -> pd.DataFrame:
     """The long table of one (dataset, augmentation): every budget result, the
     x = 0 point of every curve, and the VSV point; results of
-    score-independent policies (score ``none``) appear under every score."""
+    score-independent policies (score ``none``) appear under every score.
+    ``result_paths``: ``curve.json`` files (every budget of a curve) or
+    ``budget<k>.json`` files (one budget)."""
     references = read_json(references_path)
     rows = []
     for path in result_paths:
-        result = read_json(path)
-        for score in scores if result["score"] == "none" else [result["score"]]:
-            rows.append({**result, "score": score})
+        content = read_json(path)
+        for result in content.get("curve", [content]):
+            for score in scores if result["score"] == "none" else [result["score"]]:
+                rows.append({**result, "score": score})
     curves = {(r["dataset"], r["augmentation"], r["score"], r["policy"], r["seed"]) for r in rows}
     for dataset, augmentation, score, policy, seed in sorted(curves):
         rows.append({"dataset": dataset, "augmentation": augmentation, "score": score, "policy": policy,

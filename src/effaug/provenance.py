@@ -1,8 +1,8 @@
 """Provenance of cached files: which settings made a file, and is it whole.
 
 Every cached file (``task.h5``, ``featurizer.keras``, ``features.h5``,
-``scores.h5``, ``kernel.h5``, ``state<k>.h5``, ``order.tsv``,
-``budget<k>.json``, ``references.json``) carries a *record*::
+``scores.h5``, ``kernel.h5``, ``order.tsv``, ``budget<k>.json``,
+``curve.json``, ``references.json``) carries a *record*::
 
     {"stage": "scores", "stages": {"task": {...}, "featurizer": {...}, ...}, "digest": "<sha256>"}
 

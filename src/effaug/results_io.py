@@ -1,6 +1,7 @@
-"""The small result files of the workflow's jobs: budget results and
-references (JSON), static orders (``order.tsv``) and wall-clock timings
-(``timings.tsv``), each with its provenance record (:mod:`effaug.provenance`)."""
+"""The small result files of the workflow's jobs: budget results, curves
+(every budget of a curve, ``curve.json``) and references (JSON), static
+orders (``order.tsv``) and wall-clock timings (``timings.tsv``), each with its
+provenance record (:mod:`effaug.provenance`)."""
 
 from __future__ import annotations
 
@@ -21,13 +22,13 @@ def write_json(path, obj: Mapping, record: Mapping | None = None) -> None:
         tmp.write_text(json.dumps(obj, indent=1, sort_keys=True) + "\n")
 
 
-TIMINGS = ("fit_seconds", "cnn_seconds")  # the wall-clock fields of a budget result
+TIMINGS = ("fit_seconds", "cnn_seconds", "cnn_shared")  # a budget result's fields that vary by run
 
 
 def pop_timings(result: dict) -> dict:
-    """Take the wall-clock fields (``TIMINGS``) out of a budget result, so that
-    its file holds the same bytes on every run; return them with the budget
-    and the rows fitted, a row of :func:`write_timings`."""
+    """Take the fields that vary by run (``TIMINGS``: wall-clock seconds, and in retrain mode whether the
+    CNN came from the cache) out of a budget result, so that its file holds the same bytes on every run;
+    return them with the budget and the rows fitted, a row of :func:`write_timings`."""
     return {"budget": result["budget"], "rows": result["rows"],
             **{key: result.pop(key) for key in TIMINGS if key in result}}
 
@@ -38,6 +39,23 @@ def write_timings(path, rows: list[dict]) -> None:
     with atomic_output(path) as tmp:
         lines = ["\t".join(columns)] + ["\t".join(str(row[c]) for c in columns) for row in rows]
         tmp.write_text("\n".join(lines) + "\n")
+
+
+def write_curve(path, results: list[dict], record: Mapping | None = None) -> None:
+    """``curve.json``: every budget result of one curve (``{"curve": [...]}``, without the points chosen,
+    which are in the ``budget<k>.json`` files): what the curve tables read."""
+    write_json(path, {"curve": [{k: v for k, v in r.items() if k not in ("points", "paths")} for r in results]},
+               record)
+
+
+def files_by_curve(paths) -> dict:
+    """A curve job's output files grouped by curve folder (``.../<policy>/seed<s>/<name>``):
+    ``{(policy, s): {name: path}}``."""
+    files = {}
+    for path in paths:
+        *_, policy, seed, name = Path(path).parts
+        files.setdefault((policy, int(seed.removeprefix("seed"))), {})[name] = path
+    return files
 
 
 ORDER_HEADER = "rank\tpoint\tscore"

@@ -164,7 +164,7 @@ _console: tuple[TextIO, str] | None = None
 
 def job_name(log_path: str | os.PathLike) -> str:
     """The job a log file belongs to, for console lines: its path below the
-    last ``logs`` folder without ``.log`` (``retrain/mnist/translate/loss/rand-prop/seed0/budget10``)."""
+    last ``logs`` folder without ``.log`` (``retrain/mnist/translate/loss/rand-prop``)."""
     parts = Path(log_path).with_suffix("").parts
     start = max((i + 1 for i, part in enumerate(parts[:-1]) if part == "logs"), default=len(parts) - 1)
     return "/".join(parts[start:])

@@ -487,28 +487,14 @@ def policy_seeds(policy):
 
 @per_job
 def result_files(wildcards):
-    """Every per-budget result of one (dataset, augmentation)."""
+    """The curve.json of every curve of one (dataset, augmentation)."""
     base = f"results/{wildcards.dataset}/{wildcards.augmentation}"
     return [
-        f"{base}/{score}/{policy}/seed{seed}/budget{budget}.json"
+        f"{base}/{score}/{policy}/seed{seed}/curve.json"
         for policy, p in POLICIES.items()
         if p.kind != "vsv"
         for score in policy_scores(policy)
         for seed in policy_seeds(policy)
-        for budget in policy_budgets(policy)
-    ]
-
-
-@per_job
-def previous_state(wildcards):
-    """Update policies: the state after the previous budget (none before the first)."""
-    budget = int(wildcards.budget)
-    earlier = [b for b in BUDGETS if b < budget]
-    if not earlier:
-        return []
-    return [
-        f"results/{wildcards.dataset}/{wildcards.augmentation}/{wildcards.score}/"
-        f"{wildcards.policy}/seed{wildcards.seed}/state{earlier[-1]}.h5"
     ]
 
 
@@ -596,8 +582,6 @@ def expected_stages(stage, w):
         return {**stages, "selection": {**curve_stage(w, selection_settings(w)), "budgets": policy_budgets(w.policy)}}
     if policy.nested:
         stages["order"] = curve_stage(w, order_settings(w))
-    if stage == "order":
-        return stages
     if stage == "retrain":
         retrain = curve_stage(w, settings_for("update" if policy.update else "fit"))
         return {**stages, "retrain": {**retrain, "cnn_seed": EXPERIMENT["retrain_seed"]}}
@@ -642,12 +626,7 @@ CACHED_FILES = [
     ),
     (
         r"results/(?P<dataset>[^/]+)/(?P<augmentation>[^/]+)/(?P<score>[^/]+)/(?P<policy>[^/]+)/seed(?P<seed>\d+)/"
-        r"order\.tsv",
-        lambda w: "selection" if featurizer_mode(w.dataset) == "frozen" else "order",
-    ),
-    (
-        r"results/(?P<dataset>[^/]+)/(?P<augmentation>[^/]+)/(?P<score>[^/]+)/(?P<policy>[^/]+)/seed(?P<seed>\d+)/"
-        r"(budget|state)\d+\.(json|h5)",
+        r"(order\.tsv|budget\d+\.json|curve\.json)",
         lambda w: "selection" if featurizer_mode(w.dataset) == "frozen" else "retrain",
     ),
 ]
@@ -873,11 +852,27 @@ def _estimate(step, dataset, augmentation):
         return 1500 + 4 * features_mb(z) + 8 * z["n"] ** 2 * 8 / 1e6 + hessian_mb + leverage_mb, 15 + extra
     if step == "selection":  # frozen mode: every budget of the curves of all seeds in one job
         return 800 + 3 * features_mb(z), 10 + len(SEEDS) * len(BUDGETS) * (1 + features_mb(z) / 50)
-    if step == "retrain":  # retrain mode: a CNN per budget
-        return 2000 + 12 * z["n"] * (z["k"] + 1) * z["pixels"] / 1e6, 10 + cnn_minutes(
-            z["n"] * (z["k"] + 1), z["epochs"]
-        )
+    if step == "retrain":  # retrain mode: one CNN at a time, on up to every point's copies
+        return 2000 + 12 * z["n"] * (z["k"] + 1) * z["pixels"] / 1e6, 10
     return 1000, 10
+
+
+def retrain_runtime(curves, budgets):
+    """The runtime (minutes) of a retrain-mode job of ``curves`` curves: a CNN per budget, on the originals
+    and ``budget`` points' copies."""
+    return per_job(
+        lambda wildcards, attempt: int(
+            _retrain_minutes(wildcards.dataset, wildcards.augmentation, curves, tuple(budgets)) * attempt
+        )
+        + 1
+    )
+
+
+@functools.cache
+def _retrain_minutes(dataset, augmentation, curves, budgets):
+    z = dataset_sizes(dataset, augmentation)
+    images = sum(z["n"] + min(budget, z["n"]) * z["k"] for budget in budgets)
+    return 10 + curves * images * z["epochs"] * z["image_seconds"] * 3 / 60
 
 
 def mem_mb(step):

@@ -1,79 +1,109 @@
-# Retrain mode: one job per budget trains a CNN on the originals and the chosen
-# points' copies, featurizes, fits and evaluates on the poisoned test set.
-# (Frozen-mode datasets evaluate every budget of the curves of all seeds in one selection job.)
+# Retrain mode: the curve jobs of select.smk, with a CNN per budget. Each job
+# trains, per curve and budget, a CNN on the originals and the chosen points'
+# copies, featurizes, fits and evaluates on the poisoned test set. The CNNs
+# are kept in results/<dataset>/<augmentation>/retrain_cache/: curves that
+# augment the same set with the same CNN seed share one training, and a job
+# run again after an interruption loads the CNNs it had already trained.
 
 
 rule retrain:
     input:
         task="results/{dataset}/task.h5",
+        features="results/{dataset}/{augmentation}/features.h5",
         scores="results/{dataset}/{augmentation}/scores.h5",
-        order="results/{dataset}/{augmentation}/{score}/{policy}/seed{seed}/order.tsv",
     output:
-        result="results/{dataset}/{augmentation}/{score}/{policy}/seed{seed}/budget{budget}.json",
-        timings="results/{dataset}/{augmentation}/{score}/{policy}/seed{seed}/timings{budget}.tsv",
+        order=curve_files("order.tsv", SEEDS),
+        results=curve_files(budget_files(BUDGETS), SEEDS),
+        curve=curve_files("curve.json", SEEDS),
+        timings=curve_files("timings.tsv", SEEDS),
     log:
-        "results/logs/retrain/{dataset}/{augmentation}/{score}/{policy}/seed{seed}/budget{budget}.log",
+        "results/logs/retrain/{dataset}/{augmentation}/{score}/{policy}.log",
     benchmark:
-        "results/benchmarks/retrain/{dataset}/{augmentation}/{score}/{policy}/seed{seed}/budget{budget}.tsv"
+        "results/benchmarks/retrain/{dataset}/{augmentation}/{score}/{policy}.tsv"
     wildcard_constraints:
         dataset=names_regex(RETRAIN),
-        policy=names_regex(NESTED),
-    group:
-        "selection"
+        policy=names_regex(NESTED, STOCHASTIC),
     conda:
         ENV
     threads: featurizer_threads
     resources:
         mem_mb=mem_mb("retrain"),
-        runtime=runtime("retrain"),
+        runtime=retrain_runtime(len(SEEDS), BUDGETS),
         gpu=GPUS,
     params:
         threads=featurizer_threads,
         library=library_hash("retrain"),
-        provenance=provenance("retrain"),
+        provenance=curves_provenance("retrain", SEEDS),
         kernels=KERNELS,
-        settings=settings_for("fit"),
+        settings=selection_settings_by_policy,
+        budgets=BUDGETS,
+        policies=job_policy,
+        seeds=SEEDS,
         augmentation=augmentation_params,
         featurizer=featurizer_params,
     script:
         "../scripts/retrain.py"
 
 
+if DETERMINISTIC_CURVES:
+
+    use rule retrain as retrain_deterministic with:
+        output:
+            order=deterministic_curve_files("order.tsv", nested_only=True),
+            results=deterministic_curve_files(budget_files(BUDGETS)),
+            curve=deterministic_curve_files("curve.json"),
+            timings=deterministic_curve_files("timings.tsv"),
+        log:
+            "results/logs/retrain_deterministic/{dataset}/{augmentation}/{score}.log",
+        benchmark:
+            "results/benchmarks/retrain_deterministic/{dataset}/{augmentation}/{score}.tsv"
+        wildcard_constraints:
+            dataset=names_regex(RETRAIN),
+            score=names_regex(SCORES),
+        resources:
+            mem_mb=mem_mb("retrain"),
+            runtime=retrain_runtime(len(DETERMINISTIC_CURVES), BUDGETS),
+            gpu=GPUS,
+        params:
+            policies=DETERMINISTIC_CURVES,
+            provenance=curves_provenance("retrain", [0], DETERMINISTIC_CURVES),
+            seeds=[0],
+
+
 use rule retrain as retrain_update with:
-    input:
-        task="results/{dataset}/task.h5",
-        scores="results/{dataset}/{augmentation}/scores.h5",
-        previous=previous_state,
     output:
-        result="results/{dataset}/{augmentation}/{score}/{policy}/seed{seed}/budget{budget}.json",
-        state="results/{dataset}/{augmentation}/{score}/{policy}/seed{seed}/state{budget}.h5",
-        timings="results/{dataset}/{augmentation}/{score}/{policy}/seed{seed}/timings{budget}.tsv",
+        results=curve_files(budget_files(BUDGETS), SEEDS),
+        curve=curve_files("curve.json", SEEDS),
+        timings=curve_files("timings.tsv", SEEDS),
     log:
-        "results/logs/retrain_update/{dataset}/{augmentation}/{score}/{policy}/seed{seed}/budget{budget}.log",
+        "results/logs/retrain_update/{dataset}/{augmentation}/{score}/{policy}.log",
     benchmark:
-        "results/benchmarks/retrain_update/{dataset}/{augmentation}/{score}/{policy}/seed{seed}/budget{budget}.tsv"
+        "results/benchmarks/retrain_update/{dataset}/{augmentation}/{score}/{policy}.tsv"
     wildcard_constraints:
         dataset=names_regex(RETRAIN),
-        policy=names_regex(UPDATE),
-    params:
-        threads=featurizer_threads,
-        library=library_hash("retrain"),
-        provenance=provenance("retrain"),
-        kernels=KERNELS,
-        settings=settings_for("update"),
-        augmentation=augmentation_params,
-        featurizer=featurizer_params,
+        policy=names_regex(UPDATE, STOCHASTIC),
 
 
 use rule retrain as retrain_kdpp with:
     input:
         task="results/{dataset}/task.h5",
+        features="results/{dataset}/{augmentation}/features.h5",
         scores="results/{dataset}/{augmentation}/scores.h5",
         kernel="results/{dataset}/{augmentation}/{score}/{policy}/kernel.h5",
+    output:
+        results=curve_files(budget_files(KDPP_BUDGETS), SEEDS),
+        curve=curve_files("curve.json", SEEDS),
+        timings=curve_files("timings.tsv", SEEDS),
     log:
-        "results/logs/retrain_kdpp/{dataset}/{augmentation}/{score}/{policy}/seed{seed}/budget{budget}.log",
+        "results/logs/retrain_kdpp/{dataset}/{augmentation}/{score}/{policy}.log",
     benchmark:
-        "results/benchmarks/retrain_kdpp/{dataset}/{augmentation}/{score}/{policy}/seed{seed}/budget{budget}.tsv"
+        "results/benchmarks/retrain_kdpp/{dataset}/{augmentation}/{score}/{policy}.tsv"
     wildcard_constraints:
         dataset=names_regex(RETRAIN),
         policy=names_regex(KDPP),
+    resources:
+        mem_mb=mem_mb("retrain"),
+        runtime=retrain_runtime(len(SEEDS), KDPP_BUDGETS),
+        gpu=GPUS,
+    params:
+        budgets=KDPP_BUDGETS,

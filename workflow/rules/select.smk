@@ -8,8 +8,8 @@
 # re-runs the jobs of the policies it touches, each with all its seeds.
 # The det-* policies have one curve each (seed 0): one
 # `selection_deterministic` job per (augmentation, score) computes them all.
-# Retrain mode (a CNN per budget): one `order` job per curve, then one job per
-# budget (retrain.smk).
+# Retrain mode (a CNN per budget) has the same jobs and files, with a CNN
+# training per budget (retrain.smk).
 
 
 rule selection:
@@ -20,6 +20,7 @@ rule selection:
     output:
         order=curve_files("order.tsv", SEEDS),
         results=curve_files(budget_files(BUDGETS), SEEDS),
+        curve=curve_files("curve.json", SEEDS),
         timings=curve_files("timings.tsv", SEEDS),
     log:
         "results/logs/selection/{dataset}/{augmentation}/{score}/{policy}.log",
@@ -55,6 +56,7 @@ if DETERMINISTIC_CURVES:  # a rule without outputs is not allowed
         output:
             order=deterministic_curve_files("order.tsv", nested_only=True),
             results=deterministic_curve_files(budget_files(BUDGETS)),
+            curve=deterministic_curve_files("curve.json"),
             timings=deterministic_curve_files("timings.tsv"),
         log:
             "results/logs/selection_deterministic/{dataset}/{augmentation}/{score}.log",
@@ -72,6 +74,7 @@ if DETERMINISTIC_CURVES:  # a rule without outputs is not allowed
 use rule selection as selection_update with:
     output:
         results=curve_files(budget_files(BUDGETS), SEEDS),
+        curve=curve_files("curve.json", SEEDS),
         timings=curve_files("timings.tsv", SEEDS),
     log:
         "results/logs/selection_update/{dataset}/{augmentation}/{score}/{policy}.log",
@@ -90,6 +93,7 @@ use rule selection as selection_kdpp with:
         kernel="results/{dataset}/{augmentation}/{score}/{policy}/kernel.h5",
     output:
         results=curve_files(budget_files(KDPP_BUDGETS), SEEDS),
+        curve=curve_files("curve.json", SEEDS),
         timings=curve_files("timings.tsv", SEEDS),
     log:
         "results/logs/selection_kdpp/{dataset}/{augmentation}/{score}/{policy}.log",
@@ -100,37 +104,6 @@ use rule selection as selection_kdpp with:
         policy=names_regex(KDPP),
     params:  # merged with selection's
         budgets=KDPP_BUDGETS,
-
-
-rule order:
-    input:
-        task="results/{dataset}/task.h5",
-        features="results/{dataset}/{augmentation}/features.h5",
-        scores="results/{dataset}/{augmentation}/scores.h5",
-    output:
-        order="results/{dataset}/{augmentation}/{score}/{policy}/seed{seed}/order.tsv",
-    log:
-        "results/logs/order/{dataset}/{augmentation}/{score}/{policy}/seed{seed}.log",
-    benchmark:
-        "results/benchmarks/order/{dataset}/{augmentation}/{score}/{policy}/seed{seed}.tsv"
-    wildcard_constraints:
-        dataset=names_regex(RETRAIN),
-        policy=names_regex(NESTED),
-    group:
-        "selection"
-    conda:
-        ENV
-    threads: 1
-    resources:
-        mem_mb=2000,
-        runtime=10,
-    params:
-        library=library_hash("order"),
-        provenance=provenance("order"),
-        kernels=KERNELS,
-        settings=order_settings,
-    script:
-        "../scripts/order.py"
 
 
 rule kdpp_kernel:

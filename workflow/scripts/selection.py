@@ -1,8 +1,6 @@
 """Frozen mode: the curves of one job's policies (one policy with all its seeds, or every det-* policy of one
-score with seed 0) at every budget -> per curve order.tsv (nested policies), budget<k>.json and timings.tsv
-(the fits' wall-clock seconds)."""
-
-from pathlib import Path
+score with seed 0) at every budget -> per curve order.tsv (nested policies), budget<k>.json, curve.json and
+timings.tsv (the fits' wall-clock seconds)."""
 
 from effaug import experiment as E
 from effaug import results_io as R
@@ -13,15 +11,6 @@ from effaug.runtime import job
 from effaug.settings import Settings
 from effaug.stores import read_arrays
 from effaug.task import read_points
-
-
-def files_by_curve(outputs):
-    """The job's output files grouped by curve folder (.../<policy>/seed<s>/): {(policy, s): {file name: path}}."""
-    files = {}
-    for path in outputs:
-        *_, policy, seed, name = Path(path).parts
-        files.setdefault((policy, int(seed.removeprefix("seed"))), {})[name] = path
-    return files
 
 
 # BLAS results depend on the thread count: pinned by the config, not by --cores
@@ -36,7 +25,7 @@ with job(snakemake.log[0], snakemake.params.threads, snakemake.config["resources
     scores, _ = read_arrays(inputs.scores, ["model/theta"])
     kdpp = any(parse_policy(name).kind == "kdpp" for name in p.policies)  # a selection_kdpp job: one policy
     kernel = read_arrays(inputs.kernel, ["eigenvalues", "eigenvectors"])[0] if kdpp else None
-    outputs = files_by_curve(snakemake.output)
+    outputs = R.files_by_curve(snakemake.output)
     for (name, seed), record in zip(curves, records):
         policy, settings = parse_policy(name), Settings(**p.settings[name])
         files = outputs[(name, seed)]
@@ -51,4 +40,5 @@ with job(snakemake.log[0], snakemake.params.threads, snakemake.config["resources
             result.update(dataset=w.dataset, augmentation=w.augmentation, score=w.score, policy=name, seed=seed,
                           featurizer_mode="frozen")
             R.write_json(files[f"budget{budget}.json"], R.name_points(result, names), record)
+        R.write_curve(files["curve.json"], curve, record)
         R.write_timings(files["timings.tsv"], seconds)
