@@ -130,10 +130,21 @@ def test_adding_a_budget_or_a_seed_reruns_the_selection_jobs_only(complete, tmp_
     result = snakemake(workdir, "--cores", "2", config=config)
     assert result.returncode == 0, result.stderr[-3000:]
     before = sorted(complete.glob("results/tiny/*/*/*/seed*/*"))
-    assert len(before) == 2 * (2 * 2 * 4 + 2 * 2 * 3) and all("seed2" not in str(f) for f in before)
+    # per augmentation: 2 nested curves x 2 seeds (order, 2 budgets, curve.json, timings) and 2 Update and k-DPP
+    # curves x 2 seeds (2 budgets, curve.json, timings)
+    assert len(before) == 2 * (2 * 2 * 5 + 2 * 2 * 4) and all("seed2" not in str(f) for f in before)
     for file in before:
         assert (workdir / file.relative_to(complete)).read_bytes() == file.read_bytes() or file.name == "timings.tsv"
     assert len(list(workdir.glob("results/tiny/*/*/*/seed2/budget*.json"))) == 2 * 4 * 2
+
+
+def test_a_deleted_budget_file_reruns_its_curves_job_only(complete, tmp_path):
+    # the tables read one curve.json per curve; a finished curve's missing budget file is asked for too
+    workdir = tmp_path / "run"
+    shutil.copytree(complete, workdir, symlinks=True)
+    (workdir / "results/tiny/crop/none/clustered-baseline-c2/seed1/budget5.json").unlink()
+    assert planned(workdir, SMALL) == {"selection": 1, "curves": 1, "all_curves": 1, "auc_table": 1, "summary": 1,
+                                       "accuracy_figure": 1, "report_landing": 1, "all": 1}
 
 
 def test_editing_library_code_reruns_the_rules_that_use_it(complete):

@@ -18,6 +18,7 @@ localrules:
 rule curves:
     input:
         results=result_files,
+        missing_budgets=missing_budget_files,
         references="results/{dataset}/{augmentation}/references.json",
     output:
         curves="results/{dataset}/{augmentation}/curves.csv",

@@ -485,17 +485,35 @@ def policy_seeds(policy):
     return SEEDS if POLICIES[policy].stochastic else [0]
 
 
-@per_job
-def result_files(wildcards):
-    """The curve.json of every curve of one (dataset, augmentation)."""
-    base = f"results/{wildcards.dataset}/{wildcards.augmentation}"
+def curve_folders(dataset, augmentation):
+    """(folder, policy) of every curve of one (dataset, augmentation)."""
+    base = f"results/{dataset}/{augmentation}"
     return [
-        f"{base}/{score}/{policy}/seed{seed}/curve.json"
+        (f"{base}/{score}/{policy}/seed{seed}", policy)
         for policy, p in POLICIES.items()
         if p.kind != "vsv"
         for score in policy_scores(policy)
         for seed in policy_seeds(policy)
     ]
+
+
+@per_job
+def result_files(wildcards):
+    """The curve.json of every curve of one (dataset, augmentation)."""
+    return [f"{folder}/curve.json" for folder, _ in curve_folders(wildcards.dataset, wildcards.augmentation)]
+
+
+@per_job
+def missing_budget_files(wildcards):
+    """The missing budget files of the finished curves (curve.json exists) of one (dataset, augmentation): a
+    budget added to the config, or a budget file deleted, re-runs that curve's job, since Snakemake checks
+    only the outputs that something asks for (and the curve.json files are all the tables read)."""
+    missing = []
+    for folder, policy in curve_folders(wildcards.dataset, wildcards.augmentation):
+        if os.path.exists(f"{folder}/curve.json"):
+            budgets = (f"{folder}/budget{budget}.json" for budget in policy_budgets(policy))
+            missing += [path for path in budgets if not os.path.exists(path)]
+    return missing
 
 
 @per_job
