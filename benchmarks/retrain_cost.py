@@ -3,9 +3,10 @@
     python benchmarks/retrain_cost.py [--data-root DATA_DIR] [--budgets 1 1000] [--repeats 2]
                                       [--frozen-results RESULTS] [--xla determinism|no-determinism|both]
 
-Each measurement is a fresh Python process doing what workflow/scripts/retrain.py does for one budget of
-config/paper-offline-retrain.yaml (MNIST 3 vs 8, the first 1000 training points, translate, the authors' MNIST
-CNN, 40 epochs, batch 512, 2 threads; with --data-root unset, the embedded MNIST subset's 3s and 8s), timed
+Each measurement is a fresh Python process doing what workflow/scripts/selection.py does in retrain mode for
+one budget of config/paper-offline-retrain.yaml (MNIST 3 vs 8, the first 1000 training points, translate, the
+authors' MNIST CNN, 40 epochs, batch 512, 2 threads; with --data-root unset, the embedded MNIST subset's 3s and
+8s), timed
 phase by phase with the library's own steps: imports, reading the task, the training set
 (experiment.retraining_set), building and compiling the CNN, its first epoch (graph tracing included) and the
 others, augmenting the test set (experiment.augmented_test_set) and featurizing (experiment.model_features), the
@@ -246,10 +247,10 @@ def main() -> None:
     save("retrain_cost", {
         "title": "7. Retrain mode: the cost of a CNN budget",
         "description": (
-            f"The work of a retrain-mode job with one budget, phase by phase, in a fresh process per measurement (best of "
-            f"{args.repeats}), on {data}, translate, the authors' MNIST CNN ({featurizer['epochs']} epochs, batch "
-            f"{featurizer['batch_size']}, {featurizer['threads']} threads): what workflow/scripts/retrain.py does "
-            "(the job reads task.h5 where this loads the task from the source)."),
+            f"The work of a retrain-mode job with one budget, phase by phase, in a fresh process per measurement "
+            f"(best of {args.repeats}), on {data}, translate, the authors' MNIST CNN ({featurizer['epochs']} epochs, "
+            f"batch {featurizer['batch_size']}, {featurizer['threads']} threads): what workflow/scripts/selection.py "
+            "does in retrain mode (the job reads task.h5 where this loads the task from the source)."),
         "tables": [
             {"caption": "Seconds per phase", "columns": columns, "rows": rows}, *tables,
             {"caption": f"XLA (`jit_compile=True`) at budget {largest}: seconds of the first epoch and of "

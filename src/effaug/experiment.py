@@ -253,21 +253,37 @@ def frozen_curve(policy: P.Policy, fs: FeatureSet, scores: Mapping[str, np.ndarr
     (``model/theta`` at least, plus ``score`` and ``svm/C`` for Update).
     """
     theta = scores["model/theta"]
+
+    def evaluate(budget: int, chosen: np.ndarray):
+        nonlocal theta
+        features = frozen_features(fs, chosen)
+        result, model, rows = run_budget(features, chosen, policy, settings, theta)
+        theta = model.theta
+        log.info("budget %d: %d rows, accuracy %.4f (%d Newton iterations)", budget, result["rows"],
+                 result["accuracy"], result["n_iter"])
+        return result, model, features, rows
+
+    return curve_of(policy, scores, score, seed, budgets, settings, evaluate, order, kernel)
+
+
+def curve_of(policy: P.Policy, scores: Mapping[str, np.ndarray], score: str, seed: int, budgets: list[int],
+             settings: Settings, evaluate, order: np.ndarray | None = None,
+             kernel: Mapping[str, np.ndarray] | None = None) -> list[dict]:
+    """Every budget of one (score, policy, seed), in budget order: the points of :func:`choice`, then
+    ``evaluate(budget, chosen)`` -> (result, model, features, rows fitted); for Update, the rescoring with
+    that model, which the next budget continues from. ``scores`` holds the arrays of ``scores.h5`` (``score``
+    and ``svm/C`` for Update)."""
     chosen = np.empty(0, np.int64)
     current = scores[score] if policy.update else None
     svm_C = float(scores["svm/C"]) if policy.update and "svm/C" in scores else None
     results = []
     for budget in sorted(budgets):
         chosen = choice(policy, budget, seed, score, order, kernel, current, chosen)
-        features = frozen_features(fs, chosen)
-        result, model, rows = run_budget(features, chosen, policy, settings, theta)
-        theta = model.theta
+        result, model, features, rows = evaluate(budget, chosen)
         if policy.update:
             current = rescore(score, model, features, rows, settings, svm_C)
         result.update(budget=budget)
         results.append(result)
-        log.info("budget %d: %d rows, accuracy %.4f (%d Newton iterations)", budget, result["rows"],
-                 result["accuracy"], result["n_iter"])
     return results
 
 
@@ -434,28 +450,19 @@ def cached_retraining(cache: Path, context: Mapping, task, augmentation: str, pa
 def retrain_curve(policy: P.Policy, scores: Mapping[str, np.ndarray], score: str, seed: int, budgets: list[int],
                   settings: Settings, retrained, order: np.ndarray | None = None,
                   kernel: Mapping[str, np.ndarray] | None = None) -> list[dict]:
-    """Every budget of one (score, policy, seed) in retrain mode, in budget order.
+    """Every budget of one (score, policy, seed) in retrain mode (:func:`curve_of`): per budget,
+    ``retrained(budget, chosen)`` -> (the features under a CNN trained for that set, the rows to fit on, extra
+    result fields), e.g. :func:`cached_retraining`; the fit on those rows (no warm start: every budget has
+    features of its own) and the evaluation."""
 
-    Per budget: the points of :func:`choice`; ``retrained(budget, chosen)`` -> (the features under a CNN
-    trained for that set, the rows to fit on, extra result fields), e.g. :func:`cached_retraining`; the fit
-    on those rows (no warm start: every budget has features of its own) and the evaluation; for Update,
-    the rescoring with the budget's model, which the next budget continues from. ``scores`` holds the
-    arrays of ``scores.h5`` (``score`` and ``svm/C`` for Update)."""
-    chosen = np.empty(0, np.int64)
-    current = scores[score] if policy.update else None
-    svm_C = float(scores["svm/C"]) if policy.update and "svm/C" in scores else None
-    results = []
-    for budget in sorted(budgets):
-        chosen = choice(policy, budget, seed, score, order, kernel, current, chosen)
+    def evaluate(budget: int, chosen: np.ndarray):
         features, rows, extra = retrained(budget, chosen)
         result, model, fitted = run_budget(features, rows, policy, settings)
-        result["points"] = [int(i) for i in chosen]  # in the order chosen
-        if policy.update:
-            current = rescore(score, model, features, fitted, settings, svm_C)
-        result.update(budget=budget, **extra)
-        results.append(result)
+        result.update(points=[int(i) for i in chosen], **extra)  # the points in the order chosen
         log.info("budget %d: %d rows, accuracy %.4f", budget, result["rows"], result["accuracy"])
-    return results
+        return result, model, features, fitted
+
+    return curve_of(policy, scores, score, seed, budgets, settings, evaluate, order, kernel)
 
 
 # --------------------------------------------------------------------------

@@ -48,6 +48,19 @@ def write_curve(path, results: list[dict], record: Mapping | None = None) -> Non
                record)
 
 
+def write_curve_files(files: Mapping[str, str], curve: list[dict], fields: Mapping, names=None,
+                      record: Mapping | None = None) -> None:
+    """The files of one curve (``files``: name -> path): ``budget<k>.json`` per result of ``curve``, with
+    ``fields`` (the curve's dataset, augmentation, score, policy, seed, mode) and, where the points are files
+    (``names``), their paths; ``curve.json``; ``timings.tsv``, what varies by run, taken out of the results."""
+    timings = [pop_timings(result) for result in curve]
+    for result in curve:
+        result.update(fields)
+        write_json(files[f"budget{result['budget']}.json"], name_points(result, names), record)
+    write_curve(files["curve.json"], curve, record)
+    write_timings(files["timings.tsv"], timings)
+
+
 def files_by_curve(paths) -> dict:
     """A curve job's output files grouped by curve folder (``.../<policy>/seed<s>/<name>``):
     ``{(policy, s): {name: path}}``."""

@@ -32,7 +32,7 @@ rule retrain:
         gpu=GPUS,
     params:
         threads=featurizer_threads,
-        library=library_hash("retrain"),
+        library=library_hash("selection"),
         provenance=curves_provenance("retrain", SEEDS),
         kernels=KERNELS,
         settings=selection_settings_by_policy,
@@ -41,8 +41,9 @@ rule retrain:
         seeds=SEEDS,
         augmentation=augmentation_params,
         featurizer=featurizer_params,
+        mode="retrain",
     script:
-        "../scripts/retrain.py"
+        "../scripts/selection.py"
 
 
 if DETERMINISTIC_CURVES:

@@ -46,6 +46,7 @@ rule selection:
         budgets=BUDGETS,
         policies=job_policy,
         seeds=SEEDS,
+        mode="frozen",
     script:
         "../scripts/selection.py"
 
