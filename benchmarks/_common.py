@@ -50,15 +50,19 @@ def best_of(fn, repeats: int = 3, min_seconds: float = 0.0) -> float:
     return best
 
 
+PATH_OPTIONS = {"--data-root": "DATA_DIR", "--frozen-results": "RESULTS"}  # paths on the measuring machine
+
+
 def published_argv(argv: list[str]) -> list[str]:
-    """The command line as docs/benchmarks.md shows it: the value of --data-root (a path on the measuring
-    machine) becomes DATA_DIR."""
+    """The command line as docs/benchmarks.md shows it: the values of the options that name paths on the
+    measuring machine (``PATH_OPTIONS``) become their placeholders (--data-root DATA_DIR)."""
     out = []
     for i, arg in enumerate(argv):
-        if i > 0 and argv[i - 1] == "--data-root":
-            out.append("DATA_DIR")
-        elif arg.startswith("--data-root="):
-            out.append("--data-root=DATA_DIR")
+        option = arg.split("=", 1)[0]
+        if i > 0 and argv[i - 1] in PATH_OPTIONS:
+            out.append(PATH_OPTIONS[argv[i - 1]])
+        elif "=" in arg and option in PATH_OPTIONS:
+            out.append(f"{option}={PATH_OPTIONS[option]}")
         else:
             out.append(arg)
     return out

@@ -91,3 +91,16 @@ def test_import_graph_has_no_cycle():
     # the graph sees module-level and function-level imports
     assert "effaug.cnn" in graph["effaug.features"] and "effaug.task" in graph["effaug.cnn"]
     assert find_cycle(graph) is None, " -> ".join(find_cycle(graph))
+
+
+def test_benchmark_records_name_no_path_of_the_measuring_machine():
+    import json
+
+    sys.path.insert(0, str(LIBRARY.parents[1] / "benchmarks"))
+    from _common import published_argv
+
+    argv = ["b.py", "--data-root", "/srv/data", "--frozen-results=/tmp/r/results", "--budgets", "1"]
+    assert published_argv(argv) == ["b.py", "--data-root", "DATA_DIR", "--frozen-results=RESULTS", "--budgets", "1"]
+    for path in sorted((LIBRARY.parents[1] / "benchmarks" / "results").glob("*.json")):
+        command = json.loads(path.read_text())["command"]
+        assert not [word for word in command.split() if "/" in word and not word.startswith("benchmarks/")], path
