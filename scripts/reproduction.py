@@ -143,6 +143,7 @@ def retrain_section(results: Path) -> list[str]:
     if not len(table):
         return []
     table["seconds"] = table["cnn_seconds"] + table["fit_seconds"]
+    table = table[~table["cnn_shared"]]  # trained here (a CNN from the cache took no training time)
     per_budget = (table.groupby("budget").agg(images=("cnn_images", "first"), fastest=("seconds", "min"),
                                               mean=("seconds", "mean"), accuracy=("accuracy", "mean")))
     # a budget's CNN and fit time is about linear in the CNN's training images; per budget the fastest of the
@@ -174,8 +175,9 @@ def retrain_section(results: Path) -> list[str]:
              "Prop and Det Prop, 1 seed.", "",
              markdown_table(per_budget, 4), "",
              f"A budget's CNN training and fit cost about {intercept:.1f} s + {slope * 1000:.2f} s per 1000 "
-             f"training images (least squares over the fastest curve at each budget; {len(table)} budgets in "
-             "all; imports and featurizing add a few seconds per budget, docs/benchmarks.md). At that rate "
+             f"training images (least squares over the fastest curve at each budget; {len(table)} trained "
+             "budgets; featurizing adds a few seconds per budget and imports a few per job, docs/benchmarks.md). "
+             "At that rate "
              "config/paper.yaml's retrain grid "
              f"(`{RETRAIN}`: 3 augmentations, {runs} curves each, {len(paper['experiment']['budgets'])} budgets, "
              f"{total_jobs} CNN trainings) would take about {total_seconds / 3600:.0f} hours of this machine "
@@ -272,10 +274,11 @@ def retrain_table1_section(results: Path) -> list[str]:
              "Every policy and budget (mean ± sd over seeds):", "",
              markdown_table(curves.reset_index().rename(columns={"index": "policy"}), 4), "",
              f"Cost: {len(runs)} budgets, {len(trained)} CNN trainings ({len(runs) - len(trained)} budgets "
-             f"reused a CNN trained for the same set and seed), about {hours:.1f} hours of CNN training and "
+             "loaded their CNN from the cache: trained for the same set and seed by another curve, or by an "
+             f"interrupted run of the same job), about {hours:.1f} hours of CNN training and "
              "fitting on this machine (2 cores, one 2-thread training at a time; the sum over budgets of their "
-             "budget's median, because the run was paused for benchmarks and test runs; imports and "
-             "featurizing add a few seconds per budget); the CNN time of a training grows from "
+             "budget's median, because the run was paused for benchmarks and test runs; featurizing adds a "
+             "few seconds per budget, imports a few per job); the CNN time of a training grows from "
              f"{trained[trained.budget == min(budgets)].cnn_seconds.median():.0f} s at budget {min(budgets)} "
              f"to {trained[trained.budget == max(budgets)].cnn_seconds.median():.0f} s at budget "
              f"{max(budgets)} (medians).", "", TABLE1_END]

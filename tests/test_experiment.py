@@ -231,3 +231,24 @@ def test_timings_leave_the_budget_result(tmp_path):
     R.write_timings(tmp_path / "timings.tsv", [timing, {**timing, "budget": 4}])
     table = pd.read_csv(tmp_path / "timings.tsv", sep="\t", float_precision="round_trip")
     assert list(table["budget"]) == [3, 4] and table["fit_seconds"].iloc[0] == timing["fit_seconds"] > 0
+
+
+def test_kmeans_runs_on_one_thread_whatever_the_job_s_threads(monkeypatch):
+    # scikit-learn's k-means sums per-thread partial results: its bits depend on the thread count, and a
+    # retrain job runs with the featurizer's threads; the clustered orders must match the frozen jobs'
+    from sklearn.cluster import KMeans
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    seen = []
+    fit_predict = KMeans.fit_predict
+
+    def recording(self, X, *args, **kwargs):
+        seen.append({pool["user_api"]: pool["num_threads"] for pool in threadpool_info()})
+        return fit_predict(self, X, *args, **kwargs)
+
+    monkeypatch.setattr(KMeans, "fit_predict", recording)
+    features = np.random.default_rng(0).normal(size=(60, 4))
+    with threadpool_limits(2):
+        labels = E.cluster_labels(features, 3, Settings())
+    assert seen and all(threads == 1 for threads in seen[0].values())
+    assert labels.shape == (60,) and set(labels) == {0, 1, 2}

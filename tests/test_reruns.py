@@ -163,7 +163,7 @@ def test_editing_library_code_reruns_the_rules_that_use_it(complete):
 
 def is_timing(rel: str) -> bool:
     """Logs, benchmarks and wall-clock timings (featurizer_timings.tsv, timings.tsv,
-    timings<k>.tsv, epoch_time.tsv and its figure): the files of a run that are not results."""
+    epoch_time.tsv and its figure): the files of a run that are not results."""
     name = Path(rel).name
     return (rel.startswith(("results/logs/", "results/benchmarks/")) or (name.endswith(".tsv") and "timings" in name)
             or name == "epoch_time.tsv" or name.startswith("epoch_time."))

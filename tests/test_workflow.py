@@ -349,9 +349,9 @@ PER_SET = {**RETRAIN, "experiment": {**RETRAIN["experiment"], "retrain_seed": "p
 
 
 def test_per_set_retraining_trains_each_set_once_with_the_same_results(tmp_path):
-    """retrain_seed per_set: the jobs that augment the same set share one CNN (all three policies at budget
-    20 = n_train, Det Prop and Det Prop Down at 5): 3 trainings for 6 jobs, and the results do not depend on
-    which job trained it (a second run, one job at a time, gives the same bytes)."""
+    """retrain_seed per_set: the curves that augment the same set share one CNN (all three policies at budget
+    20 = n_train, Det Prop and Det Prop Down at 5): 3 trainings for 6 budgets in 2 jobs, and the results do not
+    depend on which job trained it (a second run, one job at a time, gives the same bytes)."""
     import json
 
     import pandas as pd
@@ -423,6 +423,17 @@ def test_retrain_mode_trains_a_cnn_per_budget_and_resumes_from_its_cache(tmp_pat
     assert references["featurizer_mode"] == "retrain"
     baseline_log = tmp_path / "results/logs/retrain/tiny/translate/none/baseline.log"
     assert "training mnist_cnn on 28 images" in baseline_log.read_text()
+    # effaug select computes a retrain-mode order from the features and scores: no curve job (no CNN) runs
+    order_file = tmp_path / "results/tiny/translate/none/baseline/seed0/order.tsv"
+    order = pd.read_csv(order_file, sep="\t", comment="#")
+    order_file.unlink()
+    chosen = subprocess.run([str(Path(sys.executable).parent / "effaug"), "select", "--config", "config.yaml",
+                             "--policy", "baseline", "--budget", "5", "--out", "chosen.csv", "--cores", "1"],
+                            capture_output=True, text=True, cwd=tmp_path, env=workflow_env(tmp_path))
+    assert chosen.returncode == 0, chosen.stderr
+    assert not order_file.exists()
+    point_ids = T.read_points(tmp_path / "results/tiny/task.h5")[0]
+    assert list(pd.read_csv(tmp_path / "chosen.csv")["point_id"]) == list(point_ids[order["point"][:5]])
     # a job run again (as after an interruption: its outputs deleted) loads its CNNs from the cache instead
     # of training them, and writes the same bytes
     before = {path: path.read_bytes() for path in curve.iterdir() if path.name != "timings.tsv"}

@@ -478,7 +478,11 @@ def cmd_select(args) -> int:
     seed = args.seed if policy.stochastic else 0
     base = f"results/{dataset}/{augmentation}"
     curve = f"{base}/{score}/{policy_name}/seed{seed}"
-    if policy.nested:
+    # a retrain-mode curve job trains a CNN per budget; a static order needs only the features and scores
+    order_here = policy.nested and (cfg.get("featurizer_mode") or experiment["featurizer_mode"]) == "retrain"
+    if order_here:
+        target = f"{base}/features.h5"
+    elif policy.nested:
         target = f"{curve}/order.tsv"
     elif budget in experiment["budgets"]:
         target = f"{curve}/budget{budget}.json"
@@ -489,7 +493,15 @@ def cmd_select(args) -> int:
     if not args.no_run:
         run_workflow(args.config, args.cores, args.profile, False, args.directory, targets=targets, quiet=True)
     root = Path(args.directory).resolve()
-    if policy.nested:
+    if order_here:
+        from effaug.experiment import static_order
+        from effaug.features import read_features
+        from effaug.settings import Settings
+
+        values = read_arrays(root / targets[1], [score])[0][score] if policy.uses_score else None
+        train = read_features(root / target).train
+        points = static_order(policy, values, train, seed, Settings.from_config(experiment), score)[:budget]
+    elif policy.nested:
         points = read_order(root / target)[:budget]
     else:
         points = np.asarray(read_json(root / target)["points"], dtype=np.int64)

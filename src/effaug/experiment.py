@@ -28,7 +28,7 @@ from effaug.settings import Settings
 
 log = logging.getLogger("effaug.experiment")
 
-# experiment.retrain_seed: the seed of each retrain job's CNN (retrain_cnn_seed)
+# experiment.retrain_seed: the seed of each retrain-mode CNN (retrain_cnn_seed)
 RETRAIN_SEEDS = ("per_job", "per_set", "featurizer")
 
 
@@ -176,13 +176,17 @@ def references(features_for, n: int, n_transforms: int, support_vectors: np.ndar
 
 
 def cluster_labels(features: np.ndarray, clusters: int, settings: Settings) -> np.ndarray:
-    """k-means labels of the originals (scikit-learn, seeded)."""
+    """k-means labels of the originals (scikit-learn, seeded), on one thread: scikit-learn's k-means sums
+    per-thread partial results, so its bits (and, through ties, its labels) depend on the thread count, which
+    differs between the jobs that call this (a CNN-training job runs with the featurizer's threads)."""
     from sklearn.cluster import KMeans
+    from threadpoolctl import threadpool_limits
 
     if clusters > len(features):
         raise P.PolicyError(f"{clusters} clusters for {len(features)} points")
     km = KMeans(n_clusters=clusters, n_init=settings.clustered_n_init, random_state=settings.clustered_seed)
-    return km.fit_predict(np.asarray(features, dtype=np.float64))
+    with threadpool_limits(1):
+        return km.fit_predict(np.asarray(features, dtype=np.float64))
 
 
 def static_order(policy: P.Policy, scores: np.ndarray | None, features: np.ndarray, seed: int,
@@ -306,15 +310,15 @@ def set_digest(chosen: np.ndarray) -> str:
 
 def retrain_cnn_seed(mode: str, featurizer_seed: int, policy: str, seed: int, budget: int,
                      chosen: np.ndarray | None = None) -> int:
-    """The seed of the CNN of the retrain job (``policy``, ``seed``, ``budget``) that augments ``chosen``.
+    """The seed of the retrain-mode CNN of (``policy``, ``seed``, ``budget``) that augments ``chosen``.
 
-    ``featurizer``: ``featurizer_seed``, the same in every job (CNN noise shared
+    ``featurizer``: ``featurizer_seed``, the same for every CNN (CNN noise shared
     by all curves). ``per_job``: the first 4 bytes (big-endian) of the SHA-256
     of ``"<featurizer_seed>/<policy>/<seed>/<budget>"``, an integer below 2**32,
     the same on every machine and run (the authors' unseeded dropout and
-    shuffling differed between jobs). ``per_set``: the same of
+    shuffling differed between their per-budget jobs). ``per_set``: the same of
     ``"<featurizer_seed>/<seed>/<set_digest(chosen)>"``: the CNN is a function
-    of the augmented set and the curve's seed, so jobs of one seed that augment
+    of the augmented set and the curve's seed, so curves of one seed that augment
     the same set (every policy at budget n; Det Prop and Det Prop Down) train
     the same CNN, once (:func:`shared_retrained_features`)."""
     if mode == "featurizer":
@@ -396,7 +400,8 @@ def shared_retrained_features(cache: Path, context: Mapping, task, augmentation:
     stored as ``<key>.keras`` by the first job that trains it, loaded instead of trained by any later job
     of the same key (the same bits: training is deterministic), including the same job run again after an
     interruption. The key is the SHA-256 of ``context`` (what else determines the training: the library's
-    code, the CPU kernels, the task's digest), the spec (its seed included), the augmentation and ``rows``.
+    code, the CPU kernels, the task's digest), the spec (its seed included), the augmentation, ``rows`` and
+    the Keras and TensorFlow versions.
     Jobs of one key wait for each other (an exclusive lock on ``<key>.lock``).
 
     Returns the features and whether the CNN came from the cache."""
@@ -404,13 +409,15 @@ def shared_retrained_features(cache: Path, context: Mapping, task, augmentation:
     import json
 
     import keras
+    import tensorflow as tf
 
     from effaug.runtime import atomic_output
 
     rows = np.asarray(rows, dtype=np.int64)
     digest = hashlib.sha256(rows.astype("<i8").tobytes()).hexdigest()  # set_digest where rows are sorted
+    versions = {"keras": keras.__version__, "tensorflow": tf.__version__}  # a CNN of other versions is not reused
     key = hashlib.sha256(json.dumps({"context": context, "spec": spec.to_dict(), "augmentation": augmentation,
-                                     "params": params, "set": digest}, sort_keys=True,
+                                     "params": params, "set": digest, "versions": versions}, sort_keys=True,
                                     default=str).encode()).hexdigest()
     cache = Path(cache)
     cache.mkdir(parents=True, exist_ok=True)
@@ -429,12 +436,14 @@ def shared_retrained_features(cache: Path, context: Mapping, task, augmentation:
 
 
 def cached_retraining(cache: Path, context: Mapping, task, augmentation: str, params: Mapping,
-                      featurizer: Mapping, mode: str, policy: str, seed: int):
+                      featurizer: Mapping, mode: str, policy: str, seed: int,
+                      test_augmented: tuple[np.ndarray, np.ndarray] | None = None):
     """The ``retrained`` callable of :func:`retrain_curve` for one curve (``policy``, ``seed``): each budget's
     CNN, seeded by :func:`retrain_cnn_seed` (``mode``, ``featurizer``'s seed), trained on the originals +
     the chosen points' copies (in index order with ``per_set``: the CNN depends on the set, not on the
-    order of the picks), through :func:`shared_retrained_features`' ``cache``."""
-    test_augmented = augmented_test_set(task, augmentation, params)
+    order of the picks), through :func:`shared_retrained_features`' ``cache``. ``test_augmented``:
+    :func:`augmented_test_set`, computed here where not given (a job passes it to all its curves)."""
+    test_augmented = test_augmented or augmented_test_set(task, augmentation, params)
 
     def retrained(budget: int, chosen: np.ndarray):
         cnn_seed = retrain_cnn_seed(mode, featurizer["seed"], policy, seed, budget, chosen)

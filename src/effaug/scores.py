@@ -9,8 +9,8 @@ with per-row sample weights ``v_i`` (1, or 1/(K+1) for downweighted rows),
 which has the same minimiser as scikit-learn's ``LogisticRegression(C=C)``
 (penalty l2, intercept, binary). We solve it with Newton's method and a
 backtracking line search to a tight tolerance, in float64: exact, fast for
-d <= a few thousand, and needs only NumPy (the retrain jobs never import
-scikit-learn or TensorFlow). ``solver="lbfgs"`` uses scikit-learn's lbfgs as
+d <= a few thousand, and needs only NumPy (the frozen-mode selection jobs never
+import scikit-learn or TensorFlow). ``solver="lbfgs"`` uses scikit-learn's lbfgs as
 the authors did, with its own tolerance and iteration cap.
 
 Scores of training points (all non-negative; larger = "more important"):

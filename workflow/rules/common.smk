@@ -70,7 +70,7 @@ KDPP = [name for name, p in POLICIES.items() if p.kind == "kdpp"]
 STOCHASTIC = [name for name, p in POLICIES.items() if p.stochastic]
 DETERMINISTIC = [name for name, p in POLICIES.items() if not p.stochastic]
 SEEDS = list(range(EXPERIMENT["seeds"]))
-# the det-* policies: one curve each, all of one (augmentation, score) in one frozen-mode job
+# the det-* policies: one curve each, all of one (augmentation, score) in one job
 DETERMINISTIC_CURVES = [name for name in DETERMINISTIC if name in NESTED or name in UPDATE]
 KDPP_BUDGETS = sorted(EXPERIMENT["kdpp"]["budgets"] or BUDGETS)
 
@@ -111,7 +111,8 @@ def budget_files(budgets):
 
 def deterministic_curve_files(names, nested_only=False):
     """Files of the curves of every det-* policy of one (dataset, augmentation, score), policy by policy (only
-    the nested policies' with ``nested_only``): the outputs of a ``selection_deterministic`` job."""
+    the nested policies' with ``nested_only``): the outputs of a ``selection_deterministic`` or
+    ``retrain_deterministic`` job."""
     names = [names] if isinstance(names, str) else names
     return [
         f"results/{{dataset}}/{{augmentation}}/{{score}}/{policy}/seed0/{name}"
@@ -123,7 +124,7 @@ def deterministic_curve_files(names, nested_only=False):
 
 def curve_files(names, seeds):
     """Files of the curves of one (dataset, augmentation, score, policy), seed by seed: the outputs of a
-    frozen-mode selection job."""
+    selection or retrain job."""
     names = [names] if isinstance(names, str) else names
     return [
         f"results/{{dataset}}/{{augmentation}}/{{score}}/{{policy}}/seed{seed}/{name}"
@@ -453,7 +454,7 @@ def order_settings(wildcards):
 
 @per_job
 def selection_settings(wildcards):
-    """The settings of a frozen-mode selection job: the fit's, plus k-means' or Update's where used."""
+    """The settings of a curve (selection or retrain job): the fit's, plus k-means' or Update's where used."""
     policy = POLICIES[wildcards.policy]
     settings = settings_for("update" if policy.update else "fit")
     if policy.kind == "clustered":
@@ -518,7 +519,7 @@ def missing_budget_files(wildcards):
 
 @per_job
 def retrain_inputs(wildcards):
-    """In retrain mode a budget job also needs the images."""
+    """In retrain mode the references (CNNs trained on the originals) also need the images."""
     return [f"results/{wildcards.dataset}/task.h5"] if mode_of(wildcards) == "retrain" else []
 
 
@@ -870,8 +871,8 @@ def _estimate(step, dataset, augmentation):
         return 1500 + 4 * features_mb(z) + 8 * z["n"] ** 2 * 8 / 1e6 + hessian_mb + leverage_mb, 15 + extra
     if step == "selection":  # frozen mode: every budget of the curves of all seeds in one job
         return 800 + 3 * features_mb(z), 10 + len(SEEDS) * len(BUDGETS) * (1 + features_mb(z) / 50)
-    if step == "retrain":  # retrain mode: one CNN at a time, on up to every point's copies
-        return 2000 + 12 * z["n"] * (z["k"] + 1) * z["pixels"] / 1e6, 10
+    if step == "retrain":  # retrain mode: one CNN at a time, on up to every point's copies, and the features
+        return 2000 + 12 * z["n"] * (z["k"] + 1) * z["pixels"] / 1e6 + 3 * features_mb(z), None
     return 1000, 10
 
 

@@ -34,6 +34,7 @@ with job(snakemake.log[0], snakemake.params.threads, snakemake.config["resources
         names = task.train_names
         context = {"library": p.library, "kernels": p.kernels, "task": E.task_digest(task)}
         cache = f"results/{w.dataset}/{w.augmentation}/retrain_cache"  # not a param: it triggers no re-run
+        test_augmented = E.augmented_test_set(task, w.augmentation, p.augmentation)  # the same for every CNN
     else:
         names = read_points(inputs.task)[3]
     outputs = R.files_by_curve(snakemake.output)
@@ -47,7 +48,8 @@ with job(snakemake.log[0], snakemake.params.threads, snakemake.config["resources
             R.write_order(files["order.tsv"], order, values, names, record)
         if retrain:
             retrained = E.cached_retraining(cache, context, task, w.augmentation, p.augmentation, p.featurizer,
-                                            snakemake.config["experiment"]["retrain_seed"], name, seed)
+                                            snakemake.config["experiment"]["retrain_seed"], name, seed,
+                                            test_augmented)
             curve = E.retrain_curve(policy, scores, w.score, seed, p.budgets, settings, retrained, order, kernel)
         else:
             curve = E.frozen_curve(policy, fs, scores, w.score, seed, p.budgets, settings, order, kernel)
