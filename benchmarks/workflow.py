@@ -60,7 +60,30 @@ def run_snakemake(workdir: Path, configfile: Path, *args: str, cores: int | None
         sys.exit(f"snakemake failed:\n{result.stderr[-4000:]}")
     usage = json.loads(rusage.read_text())
     jobs = re.search(r"(\d+) of (\d+) steps \(100%\) done", result.stderr)
-    return {"wall": wall, **usage, "jobs": int(jobs[2]) if jobs else None}
+    return {"wall": wall, **usage, "jobs": int(jobs[2]) if jobs else None, "cores": cores,
+            "threads": job_threads(result.stderr)}
+
+
+def job_threads(log: str) -> dict[str, int]:
+    """Each job's threads, by its benchmark file, from Snakemake's job blocks (``threads:`` is printed
+    only where it is above 1)."""
+    threads = {}
+    for block in re.split(r"\n(?=(?:local)?rule \w+:\n)", log):
+        benchmark = re.search(r"^\s+benchmark: (\S+)$", block, re.M)
+        if benchmark:
+            count = re.search(r"^\s+threads: (\d+)$", block, re.M)
+            threads[benchmark[1]] = int(count[1]) if count else 1
+    return threads
+
+
+def packing_floor(bench: pd.DataFrame, threads: dict[str, int], cores: int) -> float:
+    """The shortest wall any schedule of these jobs could reach on ``cores`` cores at their measured
+    durations: the sum of every job's wall x threads over the cores (Snakemake gives a job its threads'
+    cores for its whole run)."""
+    missing = sorted(set(bench["path"]) - set(threads))
+    if missing:
+        sys.exit(f"no threads in Snakemake's log for {len(missing)} jobs, e.g. {missing[0]}")
+    return float((bench["s"] * bench["path"].map(threads)).sum() / cores)
 
 
 def benchmark_files(workdir: Path, dataset: str | None = None) -> pd.DataFrame:
@@ -71,7 +94,8 @@ def benchmark_files(workdir: Path, dataset: str | None = None) -> pd.DataFrame:
         if dataset and not (len(parts) > 1 and parts[1].removesuffix(".tsv") == dataset):
             continue
         table = pd.read_csv(path, sep="\t")
-        table["rule"] = Path(path).relative_to(workdir / "results/benchmarks").parts[0].removesuffix(".tsv")
+        table["rule"] = parts[0].removesuffix(".tsv")
+        table["path"] = str(Path(path).relative_to(workdir))
         rows.append(table)
     table = pd.concat(rows, ignore_index=True)
     table["cpu_time"] = pd.to_numeric(table["cpu_time"], errors="coerce")
@@ -98,6 +122,12 @@ OVERHEAD_NOTE = ("The same run had 1773 jobs once (one process per budget; 613 s
                  "their bytes are the same.")
 
 
+FLOOR_NOTE = ("Floor: no schedule of these jobs, at the wall times they took, ends sooner than the sum of "
+              "each job's wall time x its threads over the cores, since Snakemake reserves a job's threads for "
+              "its whole run (threads from Snakemake's job list). A run near its floor loses little to "
+              "scheduling; a shorter run needs less work in the jobs themselves.")
+
+
 def overhead(args) -> None:
     with tempfile.TemporaryDirectory(prefix="effaug-overhead-") as tmp:
         workdir = Path(tmp)
@@ -112,6 +142,7 @@ def overhead(args) -> None:
     by_rule = (bench.groupby("rule").agg(jobs=("s", "size"), wall=("s", "sum"), cpu=("cpu_time", "sum"))
                .sort_values("wall", ascending=False))
     fraction = overhead_cpu / total
+    floor = packing_floor(bench, run["threads"], run["cores"])
     save("overhead", {
         "title": "3. Workflow overhead on the default config",
         "description": (
@@ -136,15 +167,17 @@ def overhead(args) -> None:
                 ["overhead: Snakemake + process starts (CPU s)", round(overhead_cpu, 1)],
                 ["overhead, share of total CPU", f"{100 * fraction:.1f}%"],
                 ["sum of job wall times from the benchmark files (s)", round(float(bench['s'].sum()), 1)],
+                [f"floor: the jobs' wall x threads over {run['cores']} cores (s)", round(floor, 1)],
             ]},
             {"caption": "Job wall time by rule (benchmark files)", "columns": ["rule", "jobs", "wall (s)"],
              "rows": [[rule, int(r.jobs), round(float(r.wall), 1)] for rule, r in by_rule.iterrows()]},
         ],
         "targets": [{"target": "overhead <= 15% of total CPU", "measured": f"{100 * fraction:.1f}%",
                      "met": bool(fraction <= 0.15)},
-                    {"target": "the default run <= 3 min wall on 2 cores", "measured": f"{run['wall'] / 60:.1f} min",
+                    {"target": "the default run <= 3 min wall on 2 cores",
+                     "measured": f"{run['wall'] / 60:.1f} min (floor of its jobs: {floor / 60:.1f} min)",
                      "met": bool(run["wall"] <= 180)}],
-        "notes": [OVERHEAD_NOTE],
+        "notes": [FLOOR_NOTE, OVERHEAD_NOTE],
     })
 
 
@@ -252,6 +285,7 @@ def save_grid(workdir: Path, run: dict) -> None:
     per_bin = fits.groupby(bins, observed=True).agg(budgets=("rows", "size"), rows=("rows", "median"),
                                                    fit=("fit_seconds", "median"))
     minutes = run["wall"] / 60
+    floor = packing_floor(benchmark_files(workdir), run["threads"], run["cores"])
     save("grid", {
         "title": "5. End to end: the MNIST frozen paper grid",
         "description": (
@@ -261,8 +295,10 @@ def save_grid(workdir: Path, run: dict) -> None:
             "(1..1000) and VSV, tables and figures; from scratch with "
             f"`--cores {os.cpu_count()}`."),
         "tables": [
-            {"caption": "The run", "columns": ["jobs", "wall (min)", "Snakemake CPU (s)", "jobs' CPU (s)"],
-             "rows": [[run["jobs"], round(minutes, 1), round(run["snakemake_cpu"], 1), round(run["jobs_cpu"], 1)]]},
+            {"caption": "The run", "columns": ["jobs", "wall (min)", "floor (min)", "Snakemake CPU (s)",
+                                               "jobs' CPU (s)"],
+             "rows": [[run["jobs"], round(minutes, 1), round(floor / 60, 1), round(run["snakemake_cpu"], 1),
+                       round(run["jobs_cpu"], 1)]]},
             {"caption": "Wall time by stage (benchmark files; two jobs run at a time)",
              "columns": ["rule", "jobs", "wall (s)"],
              "rows": [[rule, int(r.jobs), round(float(r.wall), 1)] for rule, r in stages.iterrows()]},
@@ -271,9 +307,10 @@ def save_grid(workdir: Path, run: dict) -> None:
              "columns": ["rows (median)", "budgets", "fit seconds (median)"],
              "rows": [[int(r.rows), int(r.budgets), round(float(r.fit), 4)] for _, r in per_bin.iterrows()]},
         ],
-        "targets": [{"target": "MNIST frozen paper grid <= 5 min wall", "measured": f"{minutes:.1f} min",
+        "targets": [{"target": "MNIST frozen paper grid <= 5 min wall",
+                     "measured": f"{minutes:.1f} min (floor of its jobs: {floor / 60:.1f} min)",
                      "met": bool(minutes <= 5)}],
-        "notes": [f"Fit time against rows (>= 2000 rows): log-log slope {slope:.2f}."],
+        "notes": [FLOOR_NOTE, f"Fit time against rows (>= 2000 rows): log-log slope {slope:.2f}."],
         "scaling": {"fit_rows_slope": slope},
     })
     print(f"results in {workdir}/results")

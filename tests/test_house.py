@@ -104,3 +104,21 @@ def test_benchmark_records_name_no_path_of_the_measuring_machine():
     for path in sorted((LIBRARY.parents[1] / "benchmarks" / "results").glob("*.json")):
         command = json.loads(path.read_text())["command"]
         assert not [word for word in command.split() if "/" in word and not word.startswith("benchmarks/")], path
+
+
+def test_the_workflow_benchmarks_read_each_job_s_threads_from_snakemake_s_log(tmp_path):
+    """The floor of benchmarks 3 and 5 weighs each job by its threads, read from a real Snakemake run's log."""
+    sys.path.insert(0, str(LIBRARY.parents[1] / "benchmarks"))
+    import pandas as pd
+    from workflow import job_threads, packing_floor
+
+    (tmp_path / "Snakefile").write_text(
+        'rule all:\n    input: "two.txt", "one.txt"\n'
+        'rule two:\n    output: "two.txt"\n    benchmark: "bench/two.tsv"\n    threads: 2\n    shell: "touch {output}"\n'
+        'rule one:\n    output: "one.txt"\n    benchmark: "bench/one.tsv"\n    threads: 1\n    shell: "touch {output}"\n')
+    result = subprocess.run([str(Path(sys.executable).parent / "snakemake"), "--cores", "2"], cwd=tmp_path,
+                            capture_output=True, text=True, check=True)
+    threads = job_threads(result.stderr)
+    assert threads == {"bench/two.tsv": 2, "bench/one.tsv": 1}
+    bench = pd.DataFrame({"path": ["bench/two.tsv", "bench/one.tsv"], "s": [10.0, 4.0]})
+    assert packing_floor(bench, threads, cores=2) == (10.0 * 2 + 4.0) / 2
