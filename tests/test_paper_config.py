@@ -100,3 +100,27 @@ def test_ten_class_examples_validate_and_plan_their_grids(tmp_path):
     # per score
     jobs = job_counts(result.stdout)
     assert jobs["selection"] == 1 + 2 * 2 and jobs["selection_deterministic"] == 2
+
+
+def test_retrain_jobs_ask_for_the_memory_their_cnns_leave_behind(tmp_path):
+    """A retrain job trains its curves' CNNs in one process, which keeps about 25 MB per MNIST CNN (measured
+    over 30; about 1.2 GB after the first): a job of 40 CNNs must ask for more than one of 16."""
+    write_paper_fixtures(tmp_path / "data")
+    config = yaml.safe_load((REPO / "config/paper-offline-retrain-table1.yaml").read_text())
+    config["data_root"] = "data"
+    result = snakemake(tmp_path, "-n", config=config)
+    assert result.returncode == 0, result.stderr[-3000:]
+    budgets = len(config["experiment"]["budgets"])
+    asked = {}
+    for block in re.split(r"\n(?=(?:local)?rule \w+:\n)", result.stdout + result.stderr):
+        rule = re.match(r"(?:local)?rule (retrain\w*):", block)
+        if rule:
+            policy = re.search(r"policy=([\w-]+)", block)
+            asked[policy[1] if policy else rule[1]] = int(re.search(r"mem_mb=(\d+)", block)[1])
+    # Baseline, Rand Prop, Rand Prop Update: 5 seeds; the det-* job: Det Prop and Det Prop Update, seed 0
+    cnns = {"baseline": 5 * budgets, "rand-prop": 5 * budgets, "rand-prop-update": 5 * budgets,
+            "retrain_deterministic": 2 * budgets}
+    assert set(asked) == set(cnns)
+    for job, count in cnns.items():
+        assert asked[job] >= 1200 + 25 * count, (job, asked[job])
+    assert asked["baseline"] > asked["retrain_deterministic"]

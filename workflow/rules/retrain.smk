@@ -27,7 +27,7 @@ rule retrain:
         ENV
     threads: featurizer_threads
     resources:
-        mem_mb=mem_mb("retrain"),
+        mem_mb=retrain_mem_mb(len(SEEDS), BUDGETS),
         runtime=retrain_runtime(len(SEEDS), BUDGETS),
         gpu=GPUS,
     params:
@@ -62,7 +62,7 @@ if DETERMINISTIC_CURVES:
             dataset=names_regex(RETRAIN),
             score=names_regex(SCORES),
         resources:
-            mem_mb=mem_mb("retrain"),
+            mem_mb=retrain_mem_mb(len(DETERMINISTIC_CURVES), BUDGETS),
             runtime=retrain_runtime(len(DETERMINISTIC_CURVES), BUDGETS),
             gpu=GPUS,
         params:
@@ -103,7 +103,7 @@ use rule retrain as retrain_kdpp with:
         dataset=names_regex(RETRAIN),
         policy=names_regex(KDPP),
     resources:
-        mem_mb=mem_mb("retrain"),
+        mem_mb=retrain_mem_mb(len(SEEDS), KDPP_BUDGETS),
         runtime=retrain_runtime(len(SEEDS), KDPP_BUDGETS),
         gpu=GPUS,
     params:
