@@ -869,8 +869,9 @@ def _estimate(step, dataset, augmentation):
         hessian_mb = 3 * 8 * ((z["d"] + 1) * z["classes"]) ** 2 / 1e6 if z["classes"] > 2 else 0
         leverage_mb = 8 * z["n"] * z["classes"] ** 2 * 4 / 1e6
         return 1500 + 4 * features_mb(z) + 8 * z["n"] ** 2 * 8 / 1e6 + hessian_mb + leverage_mb, 15 + extra
-    if step == "selection":  # frozen mode: every budget of the curves of all seeds in one job
-        return 800 + 3 * features_mb(z), 10 + len(SEEDS) * len(BUDGETS) * (1 + features_mb(z) / 50)
+    if step == "selection":  # frozen mode: every budget of the curves of all seeds in one job; the features,
+        # and the test sets once more in float64
+        return 800 + 5 * features_mb(z), 10 + len(SEEDS) * len(BUDGETS) * (1 + features_mb(z) / 50)
     if step == "retrain":  # retrain mode: one CNN at a time, on up to every point's copies, and the features
         return 2000 + 12 * z["n"] * (z["k"] + 1) * z["pixels"] / 1e6 + 3 * features_mb(z), None
     return 1000, 10
