@@ -77,13 +77,14 @@ def job_threads(log: str) -> dict[str, int]:
 
 
 def packing_floor(bench: pd.DataFrame, threads: dict[str, int], cores: int) -> float:
-    """The shortest wall any schedule of these jobs could reach on ``cores`` cores at their measured
-    durations: the sum of every job's wall x threads over the cores (Snakemake gives a job its threads'
-    cores for its whole run)."""
-    missing = sorted(set(bench["path"]) - set(threads))
+    """The shortest wall any schedule of the jobs in ``threads`` (one run's) could reach on ``cores`` cores at
+    their measured durations: the sum of every job's wall x threads over the cores (Snakemake gives a job
+    its threads' cores for its whole run)."""
+    missing = sorted(set(threads) - set(bench["path"]))
     if missing:
-        sys.exit(f"no threads in Snakemake's log for {len(missing)} jobs, e.g. {missing[0]}")
-    return float((bench["s"] * bench["path"].map(threads)).sum() / cores)
+        sys.exit(f"no benchmark file for {len(missing)} jobs of Snakemake's log, e.g. {missing[0]}")
+    ran = bench[bench["path"].isin(threads)]  # this run's jobs (a --workdir may hold older ones)
+    return float((ran["s"] * ran["path"].map(threads)).sum() / cores)
 
 
 def benchmark_files(workdir: Path, dataset: str | None = None) -> pd.DataFrame:

@@ -137,9 +137,17 @@ def retrain_budgets(base: Path) -> pd.DataFrame:
     return table
 
 
+def is_table1_run(results: Path) -> bool:
+    """Whether ``results`` hold the Table-1 run (config/paper-offline-retrain-table1.yaml: 5 seeds), which
+    writes the same dataset folder as the reduced grid (config/paper-offline-retrain.yaml: 1 seed)."""
+    return (results / RETRAIN / "translate/none/baseline/seed4").exists()
+
+
 def retrain_section(results: Path) -> list[str]:
+    """The reduced retrain grid's section, or nothing where ``results`` hold no retrain run or the Table-1
+    run's."""
     base = results / RETRAIN
-    table = retrain_budgets(base)
+    table = retrain_budgets(base) if not is_table1_run(results) else []
     if not len(table):
         return []
     table["seconds"] = table["cnn_seconds"] + table["fit_seconds"]
@@ -234,7 +242,8 @@ def retrain_table1_section(results: Path) -> list[str]:
                           index=pd.Index(budgets, name="budget")).T
     trained = runs[~runs.cnn_shared]
     # one CNN per seed at the full budget (every policy augments every point): trained or loaded, the same bits
-    same_full = bool((runs[runs.budget == n_train].groupby("seed")["accuracy"].nunique() == 1).all())
+    at_full = runs[runs.budget == n_train]
+    same_full = len(at_full) and bool((at_full.groupby("seed")["accuracy"].nunique() == 1).all())
     # the run was paused now and then (benchmarks, CI): a paused training's wall time holds the pause, so the
     # cost is the sum over budgets of the median CNN + fit time of their budget (trained or loaded)
     seconds = runs["cnn_seconds"] + runs["fit_seconds"]
@@ -266,9 +275,10 @@ def retrain_table1_section(results: Path) -> list[str]:
              f"{trained[trained.budget == min(budgets)].cnn_seconds.median():.0f} s at budget {min(budgets)} "
              f"to {trained[trained.budget == max(budgets)].cnn_seconds.median():.0f} s at budget "
              f"{max(budgets)} (medians). A CNN is loaded only from the cache of the same code (its key holds "
-             "the library's hash): a run resumed across code changes trains a shared set again. At budget "
-             f"{n_train} the policies of a seed {'all' if same_full else 'do not all'} have the same accuracy "
-             "to the last bit (one CNN per seed and set, trained or loaded).", "", TABLE1_END]
+             "the library's hash): a run resumed across code changes trains a shared set again."
+             + (f" At budget {n_train} the policies of a seed {'all' if same_full else 'do not all'} have the "
+                "same accuracy to the last bit (one CNN per seed and set, trained or loaded)." if len(at_full)
+                else ""), "", TABLE1_END]
     return lines
 
 
@@ -793,8 +803,9 @@ def main() -> None:
         print(f"wrote the CIFAR-10 recipe section of {document.relative_to(ROOT)}")
         return
     if args.retrain_grid_only:
-        write_marked_section(retrain_section(results) or sys.exit(f"{results / RETRAIN}: no retrain-mode budgets"),
-                             RETRAIN_GRID_BEGIN, RETRAIN_GRID_END, document)
+        write_marked_section(retrain_section(results) or sys.exit(
+            f"{results / RETRAIN}: no run of config/paper-offline-retrain.yaml (no retrain-mode budgets, or the "
+            "Table-1 run's: regenerate that one with --table1-only)"), RETRAIN_GRID_BEGIN, RETRAIN_GRID_END, document)
         print(f"wrote the retrain-mode reduced-grid section of {document.relative_to(ROOT)}")
         return
     if args.table1_only:
@@ -841,7 +852,7 @@ def main() -> None:
             lines += [f"**{augmentation}, {score}**", "", auc.read_text().strip(), ""]
     lines += retrain_section(results) or existing_marked_section(document, RETRAIN_GRID_BEGIN, RETRAIN_GRID_END)
     lines += existing_marked_section(document, REFERENCE_SEEDS_BEGIN, REFERENCE_SEEDS_END)
-    lines += (retrain_table1_section(results) if (results / RETRAIN / "translate/none/baseline/seed4").exists()
+    lines += (retrain_table1_section(results) if is_table1_run(results)
               else existing_marked_section(document, TABLE1_BEGIN, TABLE1_END))
     lines += appendix_or_existing(results, "mnist_3v8", document)
     lines += (cifar_recipe_section(results, document) if (results / "cifar10_recipe" / "summary.csv").exists()

@@ -258,8 +258,9 @@ def frozen_curve(policy: P.Policy, fs: FeatureSet, scores: Mapping[str, np.ndarr
     """
     theta = scores["model/theta"]
     # the test sets in float64 once, not at every prediction (the values and products are the same)
-    fs = replace(fs, test=np.asarray(fs.test, dtype=np.float64),
-                 poisoned_test=np.asarray(fs.poisoned_test, dtype=np.float64))
+    test = np.asarray(fs.test, dtype=np.float64)
+    poisoned_test = test if fs.poisoned_test is fs.test else np.asarray(fs.poisoned_test, dtype=np.float64)
+    fs = replace(fs, test=test, poisoned_test=poisoned_test)
 
     def evaluate(budget: int, chosen: np.ndarray):
         nonlocal theta

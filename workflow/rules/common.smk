@@ -884,8 +884,8 @@ RETAINED_MB_PER_CNN = {"mnist_cnn": 40, "lenet": 40, "resnet_v2": 150}
 
 
 def retrain_mem_mb(curves, budgets):
-    """The memory (MB) of a retrain-mode job of ``curves`` curves: one CNN's, plus what each earlier CNN of
-    the job leaves behind."""
+    """The memory (MB) of a retrain-mode job of ``curves`` curves: one CNN's, plus what every CNN of the job
+    leaves behind."""
     return per_job(
         lambda wildcards, attempt: int(
             _retrain_mem_mb(wildcards.dataset, wildcards.augmentation, curves, len(budgets)) * attempt
