@@ -220,9 +220,10 @@ def _block_preconditioner(Xb: np.ndarray, S: np.ndarray, lam: float):
     d1 = Xb.shape[1]
     ridge = np.full(d1, lam)
     factors = []
+    scaled = np.empty_like(Xb, dtype=np.float64)  # one buffer for every class's scaled rows
     for k in range(S.shape[1]):
         block = np.asfortranarray(np.zeros((d1, d1)))
-        _gram_accumulate(block, Xb * np.sqrt(S[:, k])[:, None], 1.0)
+        _gram_accumulate(block, np.multiply(Xb, np.sqrt(S[:, k])[:, None], out=scaled), 1.0)
         block = np.tril(block) + np.tril(block, -1).T
         # the intercept's entry gets a small ridge too: an uncertain-free class would leave it ~0
         ridge[-1] = 1e-8 * max(1.0, block[-1, -1])
@@ -315,16 +316,17 @@ def hessian(model: MultinomialModel, X_fit: np.ndarray, l2: float, weights: np.n
         Xb = with_bias(X_fit[start:start + CHUNK])
         P = model.predict_proba(X_fit[start:start + CHUNK])
         w = u[start:start + CHUNK]
+        scaled = np.empty_like(Xb)  # one buffer for every class's scaled rows
         if structure == "block_diagonal":
             for k in range(K):
                 s = w * P[:, k] * (1.0 - P[:, k])
-                _gram_accumulate(blocks[k], Xb * np.sqrt(s)[:, None], 1.0)
+                _gram_accumulate(blocks[k], np.multiply(Xb, np.sqrt(s)[:, None], out=scaled), 1.0)
             continue
         # H = blockdiag(X~^T diag(u p_k) X~) - B^T B, B = [sqrt(u) p_k x~^T]_k (n, K (d + 1))
         sqrt_u = np.sqrt(w)
         for k in range(K):
             block = np.asfortranarray(H[k * d1:(k + 1) * d1, k * d1:(k + 1) * d1])
-            _gram_accumulate(block, Xb * np.sqrt(w * P[:, k])[:, None], 1.0)
+            _gram_accumulate(block, np.multiply(Xb, np.sqrt(w * P[:, k])[:, None], out=scaled), 1.0)
             H[k * d1:(k + 1) * d1, k * d1:(k + 1) * d1] = block
         B = (Xb[:, None, :] * (sqrt_u[:, None] * P)[:, :, None]).reshape(len(Xb), K * d1)
         _gram_accumulate(H, B, -1.0)
