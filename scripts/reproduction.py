@@ -44,8 +44,9 @@ COMMANDS = {
                         "(the CNN epoch-time measurement was switched off to leave the 2 cores to the retrain run, after "
                         "rotate's had finished in a first attempt; the featurizer had been trained beside the test "
                         "suite and the benchmark helpers)",
-    RETRAIN: "`snakemake --cores 2 --configfile config/paper-offline-retrain.yaml --config data_root=DATA_DIR`; "
-             "its first jobs shared the machine with the CIFAR-10 run above and a test-suite run",
+    RETRAIN: "`snakemake --cores 2 --configfile config/paper-offline-retrain.yaml --config data_root=DATA_DIR`, "
+             "one curve job per policy (`retrain`, `retrain_deterministic`); short profiling runs shared the "
+             "machine at times",
 }
 FIGURES = [("mnist_3v8", "translate", "accuracy_influence"), ("mnist_3v8", "rotate", "accuracy_loss"),
            ("cifar10_resnet20", "translate", "accuracy_influence"), ("cifar10_resnet20", "crop", "accuracy_loss"),
