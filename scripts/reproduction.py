@@ -147,8 +147,10 @@ def is_table1_run(results: Path) -> bool:
 def retrain_section(results: Path) -> list[str]:
     """The reduced retrain grid's section, or nothing where ``results`` hold no retrain run or the Table-1
     run's."""
+    if is_table1_run(results):
+        return []
     base = results / RETRAIN
-    table = retrain_budgets(base) if not is_table1_run(results) else []
+    table = retrain_budgets(base)
     if not len(table):
         return []
     table["seconds"] = table["cnn_seconds"] + table["fit_seconds"]
@@ -244,7 +246,7 @@ def retrain_table1_section(results: Path) -> list[str]:
     trained = runs[~runs.cnn_shared]
     # one CNN per seed at the full budget (every policy augments every point): trained or loaded, the same bits
     at_full = runs[runs.budget == n_train]
-    same_full = len(at_full) and bool((at_full.groupby("seed")["accuracy"].nunique() == 1).all())
+    same_full = bool((at_full.groupby("seed")["accuracy"].nunique() == 1).all())
     # the run was paused now and then (benchmarks, CI): a paused training's wall time holds the pause, so the
     # cost is the sum over budgets of the median CNN + fit time of their budget (trained or loaded)
     seconds = runs["cnn_seconds"] + runs["fit_seconds"]
