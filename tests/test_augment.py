@@ -37,6 +37,13 @@ def test_rotate_angles_drop_exact_zero():
     assert augment.n_transforms("rotate", {"max_angle": 30, "n_angles": 15}) == 14
 
 
+def test_most_copies_names_the_first_augmentation_with_the_most_copies_per_image():
+    translate, crop_four, crop_six = {"shift": 2}, {"px": [1, 2, 3, 4]}, {"px": [1, 2, 3, 4, 5, 6]}
+    assert augment.most_copies({"translate": translate, "crop": crop_six}) == "crop"  # 6 copies > 4
+    assert augment.most_copies({"translate": translate, "crop": crop_four}) == "translate"  # a tie: the first
+    assert augment.most_copies({"crop": crop_four, "translate": translate}) == "crop"
+
+
 def test_rotate_is_about_the_centre_and_by_the_angle():
     image = np.zeros((1, 29, 29, 1), np.uint8)
     image[0, 14, 24] = 255  # 10 px right of the centre (14, 14)

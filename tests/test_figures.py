@@ -171,15 +171,21 @@ def test_score_histograms_name_the_dataset():
     assert fig.get_suptitle() == "mnist" and len(fig.axes) == 2
 
 
-def test_epoch_time_figure_has_error_bars_of_one_sd():
-    timings = pd.DataFrame({"augmentation": ["translate"] * 2 + ["crop"] * 2, "budget": [0, 10, 0, 10],
-                            "images": [100, 140, 100, 160], "seconds_per_epoch_mean": [1.0, 1.4, 1.0, 1.6],
-                            "seconds_per_epoch_sd": [0.1, 0.2, 0.05, 0.3], "repeats": [3] * 4})
-    fig = plots.epoch_time(timings, title="mnist")
-    containers = [c for c in fig.axes[0].containers if isinstance(c, ErrorbarContainer)]
-    assert len(containers) == 2 and all(c.has_yerr for c in containers)
-    segments = containers[0].lines[2][0].get_segments()  # the vertical bars of translate
-    assert [float(s[1, 1] - s[0, 1]) for s in segments] == pytest.approx([0.2, 0.4])
+def test_epoch_time_figure_has_error_bars_of_one_sd_and_marks_each_full_augmentation():
+    timings = pd.DataFrame({"augmentation": ["crop"] * 3, "budget": [10, 0, 5], "images": [160, 100, 130],
+                            "seconds_per_epoch_mean": [1.6, 1.0, 1.3], "seconds_per_epoch_sd": [0.3, 0.1, 0.2],
+                            "repeats": [3] * 3})
+    fig = plots.epoch_time(timings, {"translate": 140, "crop": 160}, title="mnist")
+    ax = fig.axes[0]
+    containers = [c for c in ax.containers if isinstance(c, ErrorbarContainer)]
+    assert len(containers) == 1 and containers[0].has_yerr
+    assert list(containers[0].lines[0].get_xdata()) == [100, 130, 160]  # by size
+    segments = containers[0].lines[2][0].get_segments()
+    assert [float(s[1, 1] - s[0, 1]) for s in segments] == pytest.approx([0.2, 0.4, 0.6])
+    labels = ax.get_legend_handles_labels()[1]
+    assert labels == ["full translate: 140 images", "full crop: 160 images", "measured (crop copies)"]
+    vertical = [line.get_xdata()[0] for line in ax.get_lines() if line.get_linestyle() == ":"]
+    assert vertical == [140, 160]
 
 
 def test_extremes_names_the_dataset_and_shows_the_highest_first():

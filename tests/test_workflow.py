@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -130,6 +131,31 @@ def test_second_run_has_nothing_to_do(tiny_run):
     result = snakemake(tiny_run, "--cores", "2", "-n")
     assert result.returncode == 0, result.stderr[-2000:]
     assert "Nothing to be done" in result.stdout + result.stderr
+
+
+def test_the_epoch_timings_rerun_only_for_an_augmentation_with_more_copies_per_point(tiny_run, tmp_path):
+    """One timing job per dataset times the augmentation with the most copies (tiny_mlx: translate, 4):
+    a crop with fewer copies does not re-time (its figure only moves crop's line), one with more does, and
+    only its dataset's."""
+
+    def planned(crop_px):
+        """(rule, first output) of every planned job."""
+        config = copy.deepcopy(TINY)
+        config["datasets"]["tiny_mlx"]["augmentations"]["crop"] = {"px": crop_px}
+        (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+        command = [SNAKEMAKE, "-s", str(REPO / "Snakefile"), "--directory", str(tiny_run),
+                   "--configfile", str(tmp_path / "config.yaml"), "-n"]
+        result = subprocess.run(command, capture_output=True, text=True, cwd=tiny_run, env=workflow_env(tiny_run))
+        assert result.returncode == 0, result.stderr[-3000:]
+        return set(re.findall(r"^rule (\w+):\n(?:.*\n)*?\s+output: ([^,\n]+)", result.stdout, re.M))
+
+    fewer, more = planned([1, 2, 3]), planned([1, 2, 3, 4, 5])
+    for jobs in (fewer, more):
+        assert ("features", "results/tiny_mlx/crop/features.h5") in jobs  # the crop change is planned
+    figure = ("epoch_time_figure", "results/tiny_mlx/figures/epoch_time.png")  # crop's full-augmentation line
+    assert {job for job in fewer if job[0].startswith("epoch_")} == {figure}  # translate's 4 copies cover 3
+    assert {job for job in more if job[0].startswith("epoch_")} == {
+        ("epoch_timing", "results/tiny_mlx/epoch_time.tsv"), figure}
 
 
 def test_lint_is_clean():
@@ -315,8 +341,12 @@ def test_tiny_run_tables_figures_and_report(tiny_run):
             assert (tiny_run / f"results/tiny_mlx/{name}.{suffix}").stat().st_size > 1000
     assert not list((tiny_run / "results/tiny_mlx").glob("*/figures/score_histograms.png"))
     assert (tiny_run / "results/tiny_idx/figures/epoch_time.png").is_file()
-    timings = pd.read_csv(tiny_run / "results/tiny_idx/rotate/epoch_time.tsv", sep="\t")
+    timings = pd.read_csv(tiny_run / "results/tiny_idx/epoch_time.tsv", sep="\t")
     assert (timings["repeats"] == 3).all() and (timings["seconds_per_epoch_sd"] >= 0).all()
+    assert not list((tiny_run / "results/tiny_idx").glob("*/epoch_time.tsv"))  # once per dataset
+    timed = pd.read_csv(tiny_run / "results/tiny_mlx/epoch_time.tsv", sep="\t")
+    assert set(timed["augmentation"]) == {"translate"}  # the most copies per point: 4, crop has 2
+    assert list(timed["images"]) == [20 + 4 * budget for budget in timed["budget"]]
     result = snakemake(tiny_run, "--report", str(tiny_run / "report.html"))
     assert result.returncode == 0, result.stderr[-2000:]
     assert (tiny_run / "report.html").stat().st_size > 10000

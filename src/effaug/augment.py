@@ -240,6 +240,13 @@ def n_transforms(name: str, params: Mapping) -> int:
     return len(transforms(name, params))
 
 
+def most_copies(augmentations: Mapping[str, Mapping]) -> str:
+    """The name of the augmentation with the most copies per image (the
+    first of those, in the mapping's order)."""
+    copies = {name: n_transforms(name, params) for name, params in augmentations.items()}
+    return max(copies, key=copies.__getitem__)
+
+
 def augment(images: np.ndarray, name: str, params: Mapping, ids: np.ndarray | None = None,
             stream: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Apply every transform to every image.

@@ -484,10 +484,16 @@ def retrain_curve(policy: P.Policy, scores: Mapping[str, np.ndarray], score: str
 
 def epoch_timing(task, augmentation: str, params: Mapping, budgets: list[int], spec,
                  repeats: int = 3) -> list[dict]:
-    """Seconds per epoch of the featurizer CNN trained on the originals plus
-    the copies of ``budget`` points (the first points of a fixed random order),
-    ``repeats`` timed epochs for every budget (:func:`cnn.epoch_seconds`: one
-    model, one untimed graph-building epoch first).
+    """Seconds per epoch of the featurizer CNN against the number of training
+    images: the originals plus the copies of ``budget`` points (the first
+    points of a fixed random order), ``repeats`` timed epochs for every budget
+    (:func:`cnn.epoch_seconds`: one model, one untimed graph-building epoch first).
+
+    Every augmentation keeps the image shape, so an epoch costs the same for
+    the same number of images whichever transforms made them: the workflow
+    times the augmentation with the most copies per point
+    (:func:`augment.most_copies`), whose sizes cover every augmentation of
+    the dataset.
 
     Returns one row per (budget, repeat): augmentation, budget, images, seconds_per_epoch.
     """
@@ -505,6 +511,6 @@ def epoch_timing(task, augmentation: str, params: Mapping, budgets: list[int], s
         images = len(task.train_images) + budget * k
         rows += [{"augmentation": augmentation, "budget": budget, "images": images, "seconds_per_epoch": s}
                  for s in seconds]
-        log.info("%d augmented points, %d images: %s s per epoch", budget, images,
-                 ", ".join(f"{s:.3f}" for s in seconds))
+        log.info("%d points with %d %s copies each, %d images: %s s per epoch", budget, k, augmentation,
+                 images, ", ".join(f"{s:.3f}" for s in seconds))
     return rows

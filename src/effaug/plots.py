@@ -3,6 +3,8 @@ Figure, :func:`save` writes it as PNG and PDF."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -228,20 +230,25 @@ def extremes(images: np.ndarray, labels: np.ndarray, class_names, scores: np.nda
     return fig
 
 
-def epoch_time(timings: pd.DataFrame, title: str = ""):
-    """Seconds per CNN epoch against the number of training images, one line
-    per augmentation: the mean over the repeated timings with error bars of
-    one standard deviation (none for a single timing). ``timings``: the rows
-    of epoch_time.tsv (augmentation, images, seconds_per_epoch_mean,
-    seconds_per_epoch_sd)."""
+def epoch_time(timings: pd.DataFrame, full_augmentation: Mapping[str, int] | None = None, title: str = ""):
+    """Seconds per CNN epoch against the number of training images: the mean
+    over the repeated timings with error bars of one standard deviation (none
+    for a single timing), and a dotted vertical line at each augmentation's
+    full augmentation. ``timings``: the rows of epoch_time.tsv (augmentation,
+    images, seconds_per_epoch_mean, seconds_per_epoch_sd); ``full_augmentation``:
+    {augmentation: training images when every point is augmented}."""
     fig, ax = plt.subplots(figsize=(5.5, 3.8))
-    groups = timings.groupby("augmentation", sort=False)
-    for (augmentation, part), colour in zip(groups, sns.color_palette(n_colors=groups.ngroups)):
-        part = part.sort_values("images", kind="stable")
-        ax.errorbar(part["images"], part["seconds_per_epoch_mean"], yerr=part["seconds_per_epoch_sd"].fillna(0.0),
-                    marker="o", markersize=4, capsize=3, color=colour, label=augmentation)
+    timed = timings.sort_values("images", kind="stable")
+    source = ", ".join(timed["augmentation"].unique())
+    ax.errorbar(timed["images"], timed["seconds_per_epoch_mean"], yerr=timed["seconds_per_epoch_sd"].fillna(0.0),
+                marker="o", markersize=4, capsize=3, color="black", label=f"measured ({source} copies)")
+    full = sorted((full_augmentation or {}).items(), key=lambda item: item[1])
+    for (augmentation, images), colour in zip(full, sns.color_palette(n_colors=len(full))):
+        ax.axvline(images, color=colour, linestyle=":", linewidth=1.5,
+                   label=f"full {augmentation}: {images} images")
     ax.set_xlabel("Training images (originals + augmented copies)")
     ax.set_ylabel("Seconds per epoch (mean ± sd)")
-    ax.legend(title="Augmentation")
+    ax.set_ylim(bottom=0)
+    ax.legend(fontsize=7)
     ax.set_title(title)
     return fig

@@ -260,11 +260,11 @@ rule epoch_timing:
     input:
         task="results/{dataset}/task.h5",
     output:
-        timing="results/{dataset}/{augmentation}/epoch_time.tsv",
+        timing="results/{dataset}/epoch_time.tsv",
     log:
-        "results/logs/epoch_timing/{dataset}/{augmentation}.log",
+        "results/logs/epoch_timing/{dataset}.log",
     benchmark:
-        "results/benchmarks/epoch_timing/{dataset}/{augmentation}.tsv"
+        "results/benchmarks/epoch_timing/{dataset}.tsv"
     conda:
         ENV
     threads: featurizer_threads
@@ -276,7 +276,10 @@ rule epoch_timing:
         library=library_hash("epoch_timing"),
         provenance=provenance("tables"),
         featurizer=featurizer_params,
-        augmentation=augmentation_params,
+        augmentation=lambda wildcards: timing_augmentation(wildcards.dataset),
+        augmentation_params=lambda wildcards: DATASETS[wildcards.dataset]["augmentations"][
+            timing_augmentation(wildcards.dataset)
+        ],
         budgets=lambda wildcards: timing_budgets(wildcards.dataset),
         repeats=EXPERIMENT["epoch_timing"]["repeats"],
     script:
@@ -285,10 +288,7 @@ rule epoch_timing:
 
 rule epoch_time_figure:
     input:
-        timings=lambda wildcards: [
-            f"results/{wildcards.dataset}/{augmentation}/epoch_time.tsv"
-            for augmentation in augmentations_of(wildcards.dataset)
-        ],
+        timing="results/{dataset}/epoch_time.tsv",
     output:
         png=report(
             "results/{dataset}/figures/epoch_time.png",
@@ -310,6 +310,7 @@ rule epoch_time_figure:
         runtime=5,
     params:
         library=library_hash("epoch_time_figure"),
+        full_augmentation=full_augmentation_images,
     script:
         "../scripts/epoch_time_figure.py"
 

@@ -15,7 +15,7 @@ from snakemake.logging import logger
 
 import effaug
 from effaug import datasets as ds
-from effaug.augment import AugmentationError, check_custom, is_custom, n_transforms
+from effaug.augment import AugmentationError, check_custom, is_custom, most_copies, n_transforms
 from effaug.cnn import FeaturizerError, FeaturizerSpec, feature_width, resnet_grid
 from effaug.multinomial import MAX_FULL_HESSIAN
 from effaug.policies import PolicyError, parse_policy
@@ -845,6 +845,8 @@ def features_mb(z):
 
 def estimate(step, wildcards):
     """(mem_mb, runtime in minutes) of one job."""
+    if step == "epoch_timing":  # one job per dataset, sized by the augmentation it times
+        return _estimate(step, wildcards.dataset, timing_augmentation(wildcards.dataset))
     return _estimate(step, wildcards.dataset, wildcards.get("augmentation"))
 
 
@@ -955,6 +957,19 @@ def timing_budgets(dataset):
     (independent of experiment.budgets, so adding a budget does not re-time)."""
     n = DATASETS[dataset]["n_train"]
     return sorted({round(f * n) for f in EXPERIMENT["epoch_timing"]["fractions"]})
+
+
+def timing_augmentation(dataset):
+    """The augmentation whose copies the epoch timings add: the one with the most copies per point, so the
+    timed sizes reach the dataset's largest training set (an epoch's cost depends on the number of images,
+    not on the transforms that made them)."""
+    return most_copies(DATASETS[dataset]["augmentations"])
+
+
+def full_augmentation_images(wildcards):
+    """{augmentation: the number of training images under full augmentation, n_train (1 + K)}."""
+    cfg = DATASETS[wildcards.dataset]
+    return {name: cfg["n_train"] * (1 + n_transforms(name, params)) for name, params in cfg["augmentations"].items()}
 
 
 def augmentations_of(dataset):

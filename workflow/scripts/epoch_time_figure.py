@@ -6,6 +6,6 @@ from effaug import plots
 from effaug.runtime import job
 
 with job(snakemake.log[0], snakemake.threads, snakemake.config["resources"]["kernels"]):
-    timings = pd.concat([pd.read_csv(p, sep="\t") for p in snakemake.input.timings])
-    plots.save(plots.epoch_time(timings, title=snakemake.wildcards.dataset), snakemake.output.png,
-               snakemake.output.pdf)
+    timings = pd.read_csv(snakemake.input.timing, sep="\t")
+    plots.save(plots.epoch_time(timings, snakemake.params.full_augmentation, title=snakemake.wildcards.dataset),
+               snakemake.output.png, snakemake.output.pdf)

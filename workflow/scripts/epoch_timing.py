@@ -14,8 +14,8 @@ with job(snakemake.log[0], snakemake.threads, snakemake.config["resources"]["ker
     check_inputs(snakemake.input, snakemake.params.provenance, partial=True)
     p = snakemake.params
     task = read_task(snakemake.input.task)
-    rows = epoch_timing(task, snakemake.wildcards.augmentation, p.augmentation, p.budgets,
-                        FeaturizerSpec(**p.featurizer), p.repeats)
+    rows = epoch_timing(task, p.augmentation, p.augmentation_params, p.budgets, FeaturizerSpec(**p.featurizer),
+                        p.repeats)
     timings = (pd.DataFrame(rows).groupby(["augmentation", "budget", "images"], sort=False)["seconds_per_epoch"]
                .agg(seconds_per_epoch_mean="mean", seconds_per_epoch_sd="std", repeats="size").reset_index())
     with atomic_output(snakemake.output.timing) as tmp:
