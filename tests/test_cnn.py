@@ -78,6 +78,31 @@ def test_epoch_seconds_times_repeats_epochs_per_set_on_one_model(monkeypatch):
     assert all(0 < s < 60 for row in seconds for s in row)
 
 
+def weights_digest(model) -> str:
+    return hashlib.sha256(b"".join(np.asarray(w).tobytes() for w in model.get_weights())).hexdigest()
+
+
+@pytest.mark.parametrize("architecture,size,channels,shuffle,initial_epoch", [
+    ("mnist_cnn", 28, 1, True, 0), ("lenet", 28, 1, False, 1), ("resnet_v2", 32, 3, True, 0)])
+def test_fit_trains_the_weights_of_keras_fit_to_the_bit(architecture, size, channels, shuffle, initial_epoch):
+    images, labels = tiny_task(n=70, size=size, channels=channels)  # batches of 16 and a partial one of 6
+    spec = cnn.FeaturizerSpec(architecture=architecture, depth=11, batch_size=16, seed=3, threads=THREADS)
+    inputs, labels = cnn.pixel_inputs(images, spec.preprocessing, training=True), labels.astype(np.int64)
+    runs = []
+    for train in ("keras", "ours"):
+        model = cnn._compiled(spec, (size, size, channels), 2, None)
+        history: list[dict] = []
+        callbacks = [cnn._history_callback(history, len(inputs))]
+        if train == "keras":
+            model.fit(inputs, labels, epochs=3, batch_size=16, shuffle=shuffle, initial_epoch=initial_epoch,
+                      verbose=0, callbacks=callbacks)
+        else:
+            cnn.fit(model, inputs, labels, 3, 16, shuffle=shuffle, initial_epoch=initial_epoch, callbacks=callbacks)
+        runs.append((weights_digest(model), [(row["epoch"], row["loss"], row["accuracy"]) for row in history]))
+    assert len(runs[0][1]) == 3 - initial_epoch
+    assert runs[0] == runs[1]
+
+
 @pytest.mark.parametrize("shape", [(32, 32, 3), (96, 96, 1)])
 def test_resnet_v2_bottleneck_is_256_wide(shape):
     model = cnn.build(cnn.FeaturizerSpec(architecture="resnet_v2", depth=11, threads=THREADS), shape, 5)

@@ -396,6 +396,53 @@ def _progress_callback(what: str):
     return EpochProgress()
 
 
+def fit(model, inputs: np.ndarray, labels: np.ndarray, epochs: int, batch_size: int, shuffle: bool = True,
+        initial_epoch: int = 0, callbacks=()) -> None:
+    """``model.fit(inputs, labels, ...)`` (``verbose=0``) to the bit, each step fed NumPy rows.
+
+    Keras's ``fit`` pulls every training step from a tf.data pipeline inside
+    the step's graph; here that made about half of the epochs of a 2-thread
+    training take twice as long (the two intra-op threads took turns), a cost
+    and never a difference in the weights. So Keras's own pipeline, built on
+    the row indices alone, only plans the epochs' batches (its shuffles,
+    hence the same bits), is released, and each step then gets its rows from
+    Python. ``callbacks`` get the calls ``fit`` makes of
+    them (``params["epochs"]``, the epoch's logs at its end).
+
+    Parameters
+    ----------
+    inputs : float32 array of shape (N, ...); labels : int64 array of shape (N,)
+    """
+    import keras
+    from keras.src.backend.tensorflow.trainer import TFEpochIterator  # the batching of Keras's own fit
+
+    planner = TFEpochIterator(x=np.arange(len(inputs), dtype=np.int64), batch_size=batch_size, shuffle=shuffle,
+                              distribute_strategy=model.distribute_strategy, steps_per_execution=1)
+    planner.reset()
+    plan = []
+    for _ in range(initial_epoch, epochs):
+        batches = []
+        with planner.catch_stop_iteration():
+            for _, _, iterator in planner:
+                rows = next(iterator)
+                batches.append(np.asarray(rows[0] if isinstance(rows, tuple) else rows))
+        plan.append(batches)
+    del planner  # its threads are gone before the first step
+    callback_list = keras.callbacks.CallbackList(list(callbacks), model=model, epochs=epochs,
+                                                 steps=len(plan[0]) if plan else 0, verbose=0)
+    model.make_train_function()
+    logs: dict = {}
+    callback_list.on_train_begin()
+    for epoch, batches in zip(range(initial_epoch, epochs), plan):
+        model.reset_metrics()
+        callback_list.on_epoch_begin(epoch)
+        for rows in batches:  # a list of one batch: the step's data comes from Python, not from a tf.data op
+            step_logs = model.train_function([(inputs[rows], labels[rows])])
+        logs = dict(model._get_metrics_result_or_logs(step_logs))  # the epoch's metrics, as fit reports them
+        callback_list.on_epoch_end(epoch, logs)
+    callback_list.on_train_end(logs)
+
+
 def train(images: np.ndarray, labels: np.ndarray, spec: FeaturizerSpec, checkpoint_dir: Path | str | None = None):
     """Train a featurizer from scratch.
 
@@ -429,8 +476,7 @@ def train(images: np.ndarray, labels: np.ndarray, spec: FeaturizerSpec, checkpoi
         import keras
 
         callbacks.append(keras.callbacks.LearningRateScheduler(spec.learning_rate_at))
-    model.fit(inputs, labels, epochs=spec.epochs, batch_size=spec.batch_size, shuffle=True, verbose=0,
-              callbacks=callbacks)
+    fit(model, inputs, labels, spec.epochs, spec.batch_size, callbacks=callbacks)
     return model, history
 
 
@@ -477,8 +523,8 @@ def _train_by_epoch(inputs, labels, spec: FeaturizerSpec, n_classes: int, pixel_
         model.optimizer.learning_rate.assign(spec.learning_rate_at(epoch))
         order = np.random.default_rng([int(spec.seed), epoch]).permutation(len(inputs))
         rows: list[dict] = []
-        model.fit(inputs[order], labels[order], initial_epoch=epoch, epochs=epoch + 1, batch_size=spec.batch_size,
-                  shuffle=False, verbose=0, callbacks=[_history_callback(rows, len(inputs))])
+        fit(model, inputs[order], labels[order], epoch + 1, spec.batch_size, shuffle=False, initial_epoch=epoch,
+            callbacks=[_history_callback(rows, len(inputs))])
         history += rows
         if checkpoint_dir is not None:
             save_checkpoint(checkpoint_dir, model, history, key)
@@ -574,9 +620,8 @@ def epoch_seconds(training_sets, spec: FeaturizerSpec, n_classes: int, repeats: 
             model = _compiled(spec, tuple(images.shape[1:]), n_classes, mean)
         history: list[dict] = []
         warm_up = int(not seconds)
-        model.fit(pixel_inputs(images, spec.preprocessing, training=True), np.asarray(labels, dtype=np.int64),
-                  epochs=repeats + warm_up, batch_size=spec.batch_size, shuffle=True, verbose=0,
-                  callbacks=[_history_callback(history, len(images))])
+        fit(model, pixel_inputs(images, spec.preprocessing, training=True), np.asarray(labels, dtype=np.int64),
+            repeats + warm_up, spec.batch_size, callbacks=[_history_callback(history, len(images))])
         seconds.append([row["seconds"] for row in history[warm_up:]])
     return seconds
 
