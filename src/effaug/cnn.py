@@ -396,6 +396,25 @@ def _progress_callback(what: str):
     return EpochProgress()
 
 
+def _planned_batches(model, n: int, batch_size: int, shuffle: bool, epochs: int) -> list[list[np.ndarray]]:
+    """The row indices of every batch of ``epochs`` epochs of ``model.fit`` on n rows, from the batching of
+    Keras's own fit; its tf.data pipeline and iterators are gone when this returns."""
+    from keras.src.backend.tensorflow.trainer import TFEpochIterator
+
+    planner = TFEpochIterator(x=np.arange(n, dtype=np.int64), batch_size=batch_size, shuffle=shuffle,
+                              distribute_strategy=model.distribute_strategy, steps_per_execution=1)
+    planner.reset()
+    plan = []
+    for _ in range(epochs):
+        batches = []
+        with planner.catch_stop_iteration():
+            for _, _, iterator in planner:
+                rows = next(iterator)
+                batches.append(np.asarray(rows[0] if isinstance(rows, tuple) else rows))
+        plan.append(batches)
+    return plan
+
+
 def fit(model, inputs: np.ndarray, labels: np.ndarray, epochs: int, batch_size: int, shuffle: bool = True,
         initial_epoch: int = 0, callbacks=()) -> None:
     """``model.fit(inputs, labels, ...)`` (``verbose=0``) to the bit, each step fed NumPy rows.
@@ -414,20 +433,8 @@ def fit(model, inputs: np.ndarray, labels: np.ndarray, epochs: int, batch_size: 
     inputs : float32 array of shape (N, ...); labels : int64 array of shape (N,)
     """
     import keras
-    from keras.src.backend.tensorflow.trainer import TFEpochIterator  # the batching of Keras's own fit
 
-    planner = TFEpochIterator(x=np.arange(len(inputs), dtype=np.int64), batch_size=batch_size, shuffle=shuffle,
-                              distribute_strategy=model.distribute_strategy, steps_per_execution=1)
-    planner.reset()
-    plan = []
-    for _ in range(initial_epoch, epochs):
-        batches = []
-        with planner.catch_stop_iteration():
-            for _, _, iterator in planner:
-                rows = next(iterator)
-                batches.append(np.asarray(rows[0] if isinstance(rows, tuple) else rows))
-        plan.append(batches)
-    del planner  # its threads are gone before the first step
+    plan = _planned_batches(model, len(inputs), batch_size, shuffle, epochs - initial_epoch)
     callback_list = keras.callbacks.CallbackList(list(callbacks), model=model, epochs=epochs,
                                                  steps=len(plan[0]) if plan else 0, verbose=0)
     model.make_train_function()
