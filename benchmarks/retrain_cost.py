@@ -70,10 +70,9 @@ if args.get("jit"):  # XLA: the same model and optimizer, compiled by XLA
 mark("build + compile the CNN")
 history = []
 inputs = cnn.pixel_inputs(X, spec.preprocessing, training=True)
-model.fit(inputs, y, epochs=1, batch_size=spec.batch_size, shuffle=True, verbose=0,
-          callbacks=[cnn._history_callback(history, len(X))])
+cnn.fit(model, inputs, y, 1, spec.batch_size, callbacks=[cnn._history_callback(history, len(X))])
 mark("first epoch (tracing + 1 epoch)")
-model.fit(inputs, y, epochs=spec.epochs - 1, batch_size=spec.batch_size, shuffle=True, verbose=0)
+cnn.fit(model, inputs, y, spec.epochs, spec.batch_size, initial_epoch=1)
 mark(f"epochs 2..{spec.epochs}")
 test_augmented = E.augmented_test_set(task, "translate", params)
 mark("augment the test set (once per job)")

@@ -118,9 +118,11 @@ def job_start_cpu(repeats: int = 7) -> float:
 
 OVERHEAD_NOTE = ("The same run had 1773 jobs once (one process per budget; 613 s wall, 1117 CPU s), then 240 "
                  "(one `selection` job per curve, every budget in it), then 108 (one selection job per "
-                 "(augmentation, score, policy) with the curves of all its seeds); now the six det-* policies of "
-                 "an (augmentation, score) share one job too (78 jobs). The files stay one folder per curve, and "
-                 "their bytes are the same.")
+                 "(augmentation, score, policy) with the curves of all its seeds), then 78 (the six det-* "
+                 "policies of an (augmentation, score) in one job too); now the CNN epoch timings run once per "
+                 "dataset, on the copies of the augmentation with the most per point, instead of once per "
+                 "augmentation (76 jobs; at cdaffeb the three timing jobs took 68.5 s). The result files stay "
+                 "one folder per curve, and their bytes are the same.")
 
 
 FLOOR_NOTE = ("Floor: no schedule of these jobs, at the wall times they took, ends sooner than the sum of "
