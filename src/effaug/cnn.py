@@ -425,8 +425,8 @@ def fit(model, inputs: np.ndarray, labels: np.ndarray, epochs: int, batch_size: 
     and never a difference in the weights. So Keras's own pipeline, built on
     the row indices alone, only plans the epochs' batches (its shuffles,
     hence the same bits), is released, and each step then gets its rows from
-    Python. ``callbacks`` get the calls ``fit`` makes of
-    them (``params["epochs"]``, the epoch's logs at its end).
+    Python. ``callbacks`` get the calls ``fit`` makes of them
+    (``params["epochs"]``, the epoch's logs at its end).
 
     Parameters
     ----------
