@@ -39,6 +39,23 @@ def test_warm_start_reaches_the_same_optimum_in_fewer_iterations():
     assert warm.n_iter < cold.n_iter
 
 
+def test_newton_ends_at_the_minimiser_when_its_last_steps_reuse_a_hessian(monkeypatch):
+    X, y = problem(n=300, d=20, separation=2.0)
+    exact = S.fit_logistic(X, y, tol=0.0, max_iter=30)  # tol 0: a new Hessian at every one of 30 steps
+    factorisations = []
+    real = S._hessian_solver
+    monkeypatch.setattr(S, "_hessian_solver", lambda *args: factorisations.append(1) or real(*args))
+    model = S.fit_logistic(X, y)
+    assert len(factorisations) == model.n_iter - 1  # the last iteration formed no Hessian
+    np.testing.assert_allclose(model.theta, exact.theta, rtol=1e-12, atol=1e-14)
+
+
+def test_a_singular_newton_hessian_gives_a_clear_error():
+    X = np.repeat(1e8 * np.random.default_rng(0).normal(size=(20, 1)), 2, axis=1)  # two equal, huge columns
+    with pytest.raises(S.ScoreError, match="standardise the features"):
+        S.fit_logistic(X, np.arange(20) % 2)
+
+
 def test_lbfgs_solver_uses_sklearn_settings():
     X, y = problem()
     model = S.fit_logistic(X, y, solver="lbfgs", tol=1e-12, max_iter=10000)
