@@ -195,3 +195,28 @@ def test_extremes_names_the_dataset_and_shows_the_highest_first():
     assert fig.get_suptitle() == "mnist: training images with the 3 highest and lowest Loss"
     titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
     assert titles == ["8\n29", "3\n28", "8\n27", "3\n0", "8\n1", "3\n2"]
+
+
+def test_spearman_equals_scipy_with_ties_and_is_nan_for_constant_input():
+    from scipy.stats import spearmanr
+
+    rng = np.random.default_rng(0)
+    a, b = rng.integers(0, 5, size=40).astype(float), rng.normal(size=40)  # many ties in a
+    assert plots.spearman(a, b) == pytest.approx(spearmanr(a, b).statistic, rel=1e-12)
+    np.testing.assert_array_equal(plots.average_ranks(np.array([3.0, 1.0, 3.0, 2.0])), [3.5, 1, 3.5, 2])
+    assert np.isnan(plots.spearman(np.ones(5), np.arange(5.0)))
+
+
+def test_accuracy_band_is_a_bootstrap_confidence_interval_of_the_mean():
+    values = np.random.default_rng(1).normal(size=50)
+    rows = pd.DataFrame({"x": [5] * 4 + [1] * 4 + [9] + [7] * 50,
+                         "y": [0.1, 0.2, 0.3, 0.6] + [0.5] * 4 + [0.7] + list(values)})
+    x, mean, low, high = plots.mean_and_band(rows, "x", "y")
+    np.testing.assert_array_equal(x, [1, 5, 7, 9])
+    np.testing.assert_allclose(mean, [0.5, 0.3, values.mean(), 0.7])
+    assert low[0] == high[0] == 0.5 and low[3] == high[3] == 0.7  # no spread, no band
+    assert 0.1 < low[1] < 0.3 < high[1] < 0.6
+    normal = 2 * 1.96 * values.std() / np.sqrt(len(values))  # the large-sample 95% interval's width
+    assert high[2] - low[2] == pytest.approx(normal, rel=0.15) and low[2] < values.mean() < high[2]
+    again = plots.mean_and_band(rows, "x", "y")
+    assert all(np.array_equal(one, two) for one, two in zip((x, mean, low, high), again))  # seeded

@@ -23,11 +23,11 @@ PYPROJECT = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
 
 BASE = {"numpy", "h5py", "scipy", "scikit-learn"}
 WORKFLOW_ONLY = {"snakemake", "tensorflow-cpu", "imgaug", "opencv-python", "scikit-image", "pandas", "matplotlib",
-                 "seaborn", "mlxtend", "pyyaml", "jsonschema", "snakemake-executor-plugin-slurm",
+                 "mlxtend", "pyyaml", "jsonschema", "snakemake-executor-plugin-slurm",
                  "snakemake-executor-plugin-slurm-jobstep", "snakemake-executor-plugin-cluster-generic"}
 # the import names of WORKFLOW_ONLY (and of TensorFlow's Keras)
-BLOCKED_MODULES = ("snakemake", "tensorflow", "keras", "imgaug", "cv2", "skimage", "pandas", "matplotlib", "seaborn",
-                   "mlxtend", "yaml", "jsonschema")
+BLOCKED_MODULES = ("snakemake", "tensorflow", "keras", "imgaug", "cv2", "skimage", "pandas", "matplotlib", "mlxtend",
+                   "yaml", "jsonschema")
 
 BLOCKER = textwrap.dedent(f"""
     import importlib.abc

@@ -32,7 +32,7 @@ RUNNING = {"PENDING", "CONFIGURING", "RUNNING", "COMPLETING", "REQUEUED", "RESIZ
 
 # top-level modules that come with `pip install 'effaug[workflow]'`, not with the Python API's install
 WORKFLOW_MODULES = frozenset({"snakemake", "tensorflow", "keras", "imgaug", "cv2", "skimage", "pandas", "matplotlib",
-                              "seaborn", "mlxtend", "yaml", "jsonschema"})
+                              "mlxtend", "yaml", "jsonschema"})
 
 
 class CliError(Exception):

@@ -1,5 +1,9 @@
-"""Figures (seaborn on matplotlib's Agg backend); each function returns a
-Figure, :func:`save` writes it as PNG and PDF."""
+"""Figures (matplotlib's Agg backend, in seaborn's "whitegrid" style at its
+"paper" scale); each function returns a Figure, :func:`save` writes it as PNG
+and PDF.
+
+Seaborn itself is not imported: its import (scipy.stats) took longer than
+drawing a figure, and every figure is its own job."""
 
 from __future__ import annotations
 
@@ -14,12 +18,29 @@ import matplotlib.pyplot as plt  # noqa: E402
 import matplotlib.ticker  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
-import seaborn as sns  # noqa: E402
 
 from effaug.policies import parse_policy  # noqa: E402
 from effaug.runtime import atomic_output  # noqa: E402
 
-sns.set_theme(context="paper", style="whitegrid")
+# seaborn's "deep" palette, and the rc values of seaborn.set_theme(context="paper", style="whitegrid")
+PALETTE = ["#4C72B0", "#DD8452", "#55A868", "#C44E52", "#8172B3", "#937860", "#DA8BC3", "#8C8C8C", "#CCB974",
+           "#64B5CD"]
+STYLE = {
+    "axes.prop_cycle": matplotlib.cycler(color=PALETTE), "figure.facecolor": "white", "axes.facecolor": "white",
+    "axes.edgecolor": ".8", "axes.grid": True, "axes.axisbelow": True, "axes.labelcolor": ".15",
+    "axes.linewidth": 1.0, "grid.color": ".8", "grid.linestyle": "-", "grid.linewidth": 0.8, "text.color": ".15",
+    "xtick.color": ".15", "ytick.color": ".15", "xtick.direction": "out", "ytick.direction": "out",
+    "xtick.bottom": False, "ytick.left": False, "xtick.top": False, "ytick.right": False,
+    "xtick.major.width": 1.0, "ytick.major.width": 1.0, "xtick.minor.width": 0.8, "ytick.minor.width": 0.8,
+    "xtick.major.size": 4.8, "ytick.major.size": 4.8, "xtick.minor.size": 3.2, "ytick.minor.size": 3.2,
+    "font.family": ["sans-serif"], "font.sans-serif": ["Arial", "DejaVu Sans", "Liberation Sans",
+                                                       "Bitstream Vera Sans", "sans-serif"],
+    "font.size": 9.6, "axes.labelsize": 9.6, "axes.titlesize": 9.6, "xtick.labelsize": 8.8,
+    "ytick.labelsize": 8.8, "legend.fontsize": 8.8, "legend.title_fontsize": 9.6,
+    "lines.linewidth": 1.2, "lines.markersize": 4.8, "lines.solid_capstyle": "round",
+    "patch.edgecolor": "w", "patch.force_edgecolor": True, "patch.linewidth": 0.8,
+}
+matplotlib.rcParams.update(STYLE)
 SCORE_LABELS = {"loss": "Loss", "influence": "Influence |I|", "newton_loo": "Newton LOO",
                 "gradient_norm": "Gradient norm", "svm_margin": "SVM margin"}
 BUDGET_AXES = ("symlog", "percent", "linear")
@@ -106,6 +127,26 @@ def legend_label(label: str, auc: pd.Series | None) -> str:
     return f"{label}: AUC {auc['auc_mean']:#.4g} ({auc['auc_normalised_mean']:.3f})"
 
 
+def mean_and_band(rows: pd.DataFrame, x: str, y: str, level: float = 95, n_boot: int = 1000, seed: int = 0):
+    """Per value of column ``x`` (ascending): the mean of column ``y`` and a ``level``% bootstrap
+    confidence interval of that mean (``n_boot`` resamples with replacement, percentile interval; one
+    seeded generator for all x values, in order), as seaborn's lineplot draws it.
+
+    Returns four (k,) arrays: the x values, the means, the lower and the upper bounds.
+    """
+    rng = np.random.default_rng(seed)
+    xs, means, lows, highs = [], [], [], []
+    for value, group in rows.groupby(x, sort=True):
+        values = group[y].to_numpy(dtype=np.float64)
+        resampled = values[rng.integers(0, len(values), size=(n_boot, len(values)))].mean(axis=1)
+        low, high = np.percentile(resampled, [(100 - level) / 2, 100 - (100 - level) / 2])
+        xs.append(value)
+        means.append(values.mean())
+        lows.append(low)
+        highs.append(high)
+    return np.array(xs, dtype=np.float64), np.array(means), np.array(lows), np.array(highs)
+
+
 def accuracy_curves(curves: pd.DataFrame, score: str, references: dict, aucs: pd.DataFrame | None = None,
                     budget_axis: str = "symlog", title: str = ""):
     """Accuracy on the poisoned test set against the number of augmented
@@ -123,10 +164,11 @@ def accuracy_curves(curves: pd.DataFrame, score: str, references: dict, aucs: pd
     styles = policy_styles(order)
     fig, ax = plt.subplots(figsize=(7.5, 4.8))
     for policy in order:
-        sns.lineplot(data=lines[lines["policy"] == policy], x="x", y="accuracy", errorbar=("ci", 95), n_boot=1000,
-                     seed=0, err_kws={"alpha": 0.12}, markersize=3, linewidth=1.6 if policy == "baseline" else 1.2,
-                     ax=ax,
-                     label=legend_label(labels[policy], auc_of.get(policy)), **styles[policy])
+        x, mean, low, high = mean_and_band(lines[lines["policy"] == policy], "x", "accuracy")
+        ax.fill_between(x, low, high, color=styles[policy]["color"], alpha=0.12, linewidth=0)
+        ax.plot(x, mean, markersize=3, markeredgecolor="white", markeredgewidth=0.75,
+                linewidth=1.6 if policy == "baseline" else 1.2,
+                label=legend_label(labels[policy], auc_of.get(policy)), **styles[policy])
     ax.axhline(references["no_augmentation_accuracy"], color="0.6", linestyle=":", linewidth=1.2,
                label="No augmentation")
     ax.axhline(references["full_augmentation_accuracy"], color="0.2", linestyle=":", linewidth=1.2,
@@ -156,7 +198,7 @@ def score_histograms(scores: dict[str, np.ndarray], names: list[str], title: str
         label = SCORE_LABELS.get(name, name)
         if len(values):
             bins = np.logspace(np.log10(positive.min()), np.log10(positive.max()), 40) if len(positive) > 1 else 40
-            sns.histplot(positive if len(positive) > 1 else values, bins=bins, ax=ax, color="steelblue")
+            ax.hist(positive if len(positive) > 1 else values, bins=bins, color="steelblue", alpha=0.75)
             if len(positive) > 1:
                 ax.set_xscale("log")
         ax.set_xlabel(label)
@@ -169,10 +211,20 @@ def score_histograms(scores: dict[str, np.ndarray], names: list[str], title: str
     return fig
 
 
-def spearman(a: np.ndarray, b: np.ndarray) -> float:
-    from scipy.stats import spearmanr
+def average_ranks(values: np.ndarray) -> np.ndarray:
+    """(n,) ranks 1..n of (n,) ``values``, ties sharing the mean of their ranks."""
+    order = np.argsort(values, kind="stable")
+    ordered = np.asarray(values)[order]
+    starts = np.flatnonzero(np.concatenate([[True], ordered[1:] != ordered[:-1], [True]]))
+    ranks = np.empty(len(ordered))
+    ranks[order] = np.repeat((starts[:-1] + starts[1:] + 1) / 2, np.diff(starts))
+    return ranks
 
-    return float(spearmanr(a, b).statistic)
+
+def spearman(a: np.ndarray, b: np.ndarray) -> float:
+    """Spearman's rank correlation of (n,) ``a`` and ``b`` (Pearson's of their average ranks)."""
+    with np.errstate(invalid="ignore", divide="ignore"):  # constant input: NaN, as scipy.stats.spearmanr
+        return float(np.corrcoef(average_ranks(a), average_ranks(b))[0, 1])
 
 
 def before_after(scores: dict[str, np.ndarray], names: list[str], title: str = ""):
@@ -243,7 +295,7 @@ def epoch_time(timings: pd.DataFrame, full_augmentation: Mapping[str, int] | Non
     ax.errorbar(timed["images"], timed["seconds_per_epoch_mean"], yerr=timed["seconds_per_epoch_sd"].fillna(0.0),
                 marker="o", markersize=4, capsize=3, color="black", label=f"measured ({source} copies)")
     full = sorted((full_augmentation or {}).items(), key=lambda item: item[1])
-    for (augmentation, images), colour in zip(full, sns.color_palette(n_colors=len(full))):
+    for (augmentation, images), colour in zip(full, PALETTE * (len(full) // len(PALETTE) + 1)):
         ax.axvline(images, color=colour, linestyle=":", linewidth=1.5,
                    label=f"full {augmentation}: {images} images")
     ax.set_xlabel("Training images (originals + augmented copies)")
