@@ -103,3 +103,18 @@ def test_layout_is_documented():
     doc = (REPO / "docs" / "hdf5-layout.md").read_text()
     for name in [*T.TASK_LAYOUT, *F.FEATURES_LAYOUT]:
         assert f"`{name}`" in doc, name
+
+
+@pytest.mark.parametrize("augmentation, params", [("rotate", {"max_angle": 30, "n_angles": 3}),
+                                                  ("crop", {"px": [1, 2]})])
+def test_epoch_timing_sets_equal_the_retraining_sets_of_a_random_order(task_and_model, augmentation, params):
+    from effaug import experiment as E
+
+    task, _ = task_and_model
+    budgets = [0, 3, 5, 10]
+    order = np.random.default_rng(7).permutation(len(task.train_images))
+    for budget, (images, labels) in zip(budgets, E.timing_sets(task, augmentation, params, budgets, seed=7),
+                                        strict=True):
+        expected_images, expected_labels, _ = E.retraining_set(task, augmentation, params, order[:budget])
+        np.testing.assert_array_equal(images, expected_images)
+        np.testing.assert_array_equal(labels, expected_labels)

@@ -482,6 +482,17 @@ def retrain_curve(policy: P.Policy, scores: Mapping[str, np.ndarray], score: str
 # Cost: CNN epoch time against training-set size
 
 
+def timing_sets(task, augmentation: str, params: Mapping, budgets: list[int], seed: int):
+    """For each budget, the (images, labels) of :func:`retraining_set` with the first ``budget`` points of
+    one seeded random order chosen, augmenting only the largest budget's points: a point's copies depend
+    on the point alone, so every budget's copies are a prefix of the largest's."""
+    order = np.random.default_rng(seed).permutation(len(task.train_images))
+    k = augment.n_transforms(augmentation, params)
+    _, labels, copies = retraining_set(task, augmentation, params, order[:max(budgets)])
+    for budget in budgets:
+        yield np.concatenate([task.train_images, copies[:budget * k]]), labels[:len(task.train_images) + budget * k]
+
+
 def epoch_timing(task, augmentation: str, params: Mapping, budgets: list[int], spec,
                  repeats: int = 3) -> list[dict]:
     """Seconds per epoch of the featurizer CNN against the number of training
@@ -498,16 +509,10 @@ def epoch_timing(task, augmentation: str, params: Mapping, budgets: list[int], s
     Returns one row per (budget, repeat): augmentation, budget, images, seconds_per_epoch.
     """
     k = augment.n_transforms(augmentation, params)
-    order = np.random.default_rng(spec.seed).permutation(len(task.train_images))
     n_classes = int(task.train_labels.max()) + 1
-
-    def training_sets():
-        for budget in budgets:
-            images, labels, _ = retraining_set(task, augmentation, params, order[:budget])
-            yield images, labels
-
     rows = []
-    for budget, seconds in zip(budgets, cnn.epoch_seconds(training_sets(), spec, n_classes, repeats)):
+    sets = timing_sets(task, augmentation, params, budgets, spec.seed)
+    for budget, seconds in zip(budgets, cnn.epoch_seconds(sets, spec, n_classes, repeats)):
         images = len(task.train_images) + budget * k
         rows += [{"augmentation": augmentation, "budget": budget, "images": images, "seconds_per_epoch": s}
                  for s in seconds]
