@@ -209,6 +209,16 @@ def test_frozen_curve_equals_one_run_budget_per_budget(name):
         assert {k: v for k, v in together.items() if k not in ("fit_seconds", "budget")} == alone
 
 
+def test_an_update_curve_rescores_after_every_budget_but_the_last(monkeypatch):
+    fs = feature_set()
+    scores = E.compute_scores(fs, SETTINGS)
+    rescored = []
+    real = E.rescore
+    monkeypatch.setattr(E, "rescore", lambda *args: rescored.append(1) or real(*args))
+    curve = E.frozen_curve(P.parse_policy("rand-prop-update"), fs, scores, "influence", 0, [5, 1, 20], SETTINGS)
+    assert [row["budget"] for row in curve] == [1, 5, 20] and len(rescored) == 2
+
+
 def test_order_and_budget_results_name_files(tmp_path):
     order = np.array([2, 0, 1])
     names = ("a/0.png", "a/1.png", "b/0.png")

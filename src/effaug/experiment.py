@@ -285,10 +285,11 @@ def curve_of(policy: P.Policy, scores: Mapping[str, np.ndarray], score: str, see
     current = scores[score] if policy.update else None
     svm_C = float(scores["svm/C"]) if policy.update and "svm/C" in scores else None
     results = []
-    for budget in sorted(budgets):
+    budgets = sorted(budgets)
+    for budget in budgets:
         chosen = choice(policy, budget, seed, score, order, kernel, current, chosen)
         result, model, features, rows = evaluate(budget, chosen)
-        if policy.update:
+        if policy.update and budget != budgets[-1]:  # no budget continues from the last one's scores
             current = rescore(score, model, features, rows, settings, svm_C)
         result.update(budget=budget)
         results.append(result)
