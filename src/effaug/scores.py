@@ -209,7 +209,7 @@ def fit_logistic(X: np.ndarray, y: np.ndarray, C: float = 1.0, sample_weight: np
     def gradient(theta, z):
         return Xb.T @ (v * residuals(z, y)) + lam * penalty * theta
 
-    quadratic_phase = False
+    quadratic_phase, solve = False, None  # solve: with the last Hessian formed
     for iteration in range(1, max_iter + 1):
         grad = gradient(theta, z)
         if quadratic_phase:  # the last Hessian's step first: a new Hessian costs n (d + 1)^2 flops
