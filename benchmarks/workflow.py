@@ -125,8 +125,8 @@ OVERHEAD_NOTE = ("The same run had 1773 jobs once (one process per budget; 613 s
                  "one folder per curve, and these changes kept their bytes. Then the Newton fits moved from LU "
                  "to Cholesky with simplified-Newton last steps (f1d7c6a; selection jobs 187.7 -> 154.5 s) and "
                  "the figures stopped importing seaborn (8dc62b3; accuracy figures 18.6 -> 8.7 s), 201.6 s wall "
-                 "before, 173.5-178.8 s in four runs after (203-208 s in two runs while the machine ran slower: "
-                 "jobs' CPU 320-333 s against 284-292 s): every accuracy, chosen point and order stayed the same, "
+                 "before, 173.5-178.8 s in three runs after (206.8 s in a fourth while the machine ran slower: "
+                 "jobs' CPU 333 s against 286-292 s): every accuracy, chosen point and order stayed the same, "
                  "the score values in scores.h5 and order.tsv moved in their last digits, and 2 of 1608 budgets "
                  "report one Newton iteration fewer.")
 
