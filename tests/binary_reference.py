@@ -14,8 +14,8 @@ they are the old ones, and every k-DPP budget JSON is unchanged either way). One
 ``n_iter`` (translate, kdpp-bottleneck, seed 0, budget 5: 4 -> 3) was retaken when
 each budget's fit began to start from the previous budget's; every accuracy and
 point is the same. The two scores.h5 digests were retaken when the Newton solver moved from LU to
-Cholesky with simplified-Newton last steps: their arrays moved in the last digits (the coefficients by
-about 1e-15 to 1e-10 relative, closer to the minimiser than before), and every JSON value, CSV and
+Cholesky with simplified-Newton last steps: their arrays moved in the last digits (the coefficients by up to
+about 1e-11 relative, closer to the minimiser than before), and every JSON value, CSV and
 kernel.h5 stayed the same.
 """
 
