@@ -9,6 +9,7 @@ from effaug import experiment as E
 from effaug import metrics as M
 from effaug import policies as P
 from effaug import results_io as R
+from effaug import scores as S
 from effaug.features import FeatureSet
 from effaug.settings import Settings
 
@@ -200,13 +201,50 @@ def test_frozen_curve_equals_one_run_budget_per_budget(name):
         else:
             chosen = E.update_choice(policy, current.copy(), chosen.copy(), budget, 3)
         features = E.frozen_features(fs, chosen)
-        alone, model, rows = E.run_budget(features, chosen, policy, SETTINGS, theta)
+        full = None  # the all-points budget of a policy without down-weighting: the full augmentation's fit
+        if budget == len(fs.train) and not policy.down:
+            full = S.model_from_theta(scores["full_augmentation/model/theta"], 2, SETTINGS.C)
+        alone, model, rows = E.run_budget(features, chosen, policy, SETTINGS, theta, full)
         theta = model.theta  # each budget's fit starts from the one before
         if policy.update:
             current = E.rescore("influence", model, features, rows, SETTINGS, float(scores["svm/C"]))
         alone.pop("fit_seconds")
         assert together["budget"] == budget and len(together["points"]) == budget
         assert {k: v for k, v in together.items() if k not in ("fit_seconds", "budget")} == alone
+
+
+@pytest.mark.parametrize("name", ["rand-prop", "det-prop-update", "kdpp-influence", "rand-prop-down"])
+def test_a_curve_that_augments_every_point_ends_at_the_full_augmentation_reference(name):
+    """Without down-weighting, the all-points budget is the full augmentation's training set (in the policy's
+    row order): it takes scores.h5's full-augmentation fit, the model the reference evaluates, instead of
+    fitting the same minimiser again; a down-weighted one is another problem and fits."""
+    fs = feature_set()
+    policy = P.parse_policy(name)
+    scores = E.compute_scores(fs, SETTINGS)
+    order = E.static_order(policy, scores["influence"], fs.train, 1, SETTINGS) if policy.nested else None
+    kernel = None
+    if policy.kind == "kdpp":
+        eigenvalues, eigenvectors = np.linalg.eigh(P.kdpp_kernel(fs.train, scores["influence"]))
+        kernel = {"eigenvalues": eigenvalues, "eigenvectors": eigenvectors}
+    curve = E.frozen_curve(policy, fs, scores, "influence", 1, [5, 60], SETTINGS, order, kernel)
+    last = curve[-1]
+    assert sorted(last["points"]) == list(range(60)) and last["rows"] == 60 * 4
+    refit, model, _ = E.run_budget(E.frozen_features(fs, np.array(last["points"])), np.array(last["points"]),
+                                   policy, SETTINGS)
+    assert refit["n_iter"] > 0
+    if policy.down:
+        assert last["n_iter"] > 0 and last["accuracy"] == refit["accuracy"]  # its own fit, warm-started
+        return
+    refs = E.references(partial(E.frozen_features, fs), 60, 3, scores["support_vectors"], SETTINGS,
+                        scores["model/theta"], scores["full_augmentation/model/theta"])
+    refitted_refs = E.references(partial(E.frozen_features, fs), 60, 3, scores["support_vectors"], SETTINGS,
+                                 scores["model/theta"])
+    assert last["n_iter"] == 0 and curve[0]["n_iter"] > 0
+    assert last["accuracy"] == refs["full_augmentation_accuracy"] == refitted_refs["full_augmentation_accuracy"]
+    assert last["clean_accuracy"] == refs["full_augmentation_clean_accuracy"] == refit["clean_accuracy"]
+    assert last["accuracy"] == refit["accuracy"]
+    # the same minimiser: a fit of the curve's own rows lands on scores.h5's full-augmentation fit
+    np.testing.assert_allclose(model.theta, scores["full_augmentation/model/theta"], rtol=1e-9, atol=1e-12)
 
 
 def test_an_update_curve_rescores_after_every_budget_but_the_last(monkeypatch):

@@ -153,19 +153,24 @@ def compute_scores(fs: FeatureSet, settings: Settings, svm: bool = True,
 
 
 def references(features_for, n: int, n_transforms: int, support_vectors: np.ndarray, settings: Settings,
-               warm_start: np.ndarray | None = None) -> dict:
+               warm_start: np.ndarray | None = None, full_augmentation: np.ndarray | None = None) -> dict:
     """No-augmentation, full-augmentation and VSV accuracies.
 
     ``features_for(chosen)`` gives the :class:`Features` of a training set with
     the chosen points augmented: :func:`frozen_features` of the cache, or a
-    retrained CNN (``featurizer_mode: retrain``).
+    retrained CNN (``featurizer_mode: retrain``). ``full_augmentation``: the
+    theta of the full augmentation's fit on those features, made before
+    (``scores.h5``), which is then evaluated instead of fitting again.
     """
     out = {"n_train": n, "n_transforms": n_transforms}
     for name, chosen in (("no_augmentation", np.empty(0, np.int64)),
                          ("full_augmentation", np.arange(n)),
                          ("vsv", np.flatnonzero(support_vectors))):
         features = features_for(chosen)
-        model = fit(training_set(features, chosen, down=False), settings, warm_start)
+        if name == "full_augmentation" and full_augmentation is not None:
+            model = S.model_from_theta(full_augmentation, features.n_classes, settings.C)
+        else:
+            model = fit(training_set(features, chosen, down=False), settings, warm_start)
         result = evaluate(model, features)
         out[f"{name}_accuracy"] = result["accuracy"]
         out[f"{name}_clean_accuracy"] = result["clean_accuracy"]
@@ -203,14 +208,21 @@ def static_order(policy: P.Policy, scores: np.ndarray | None, features: np.ndarr
 
 
 def run_budget(features: Features, chosen: np.ndarray, policy: P.Policy, settings: Settings,
-               warm_start: np.ndarray | None = None) -> tuple[dict, S.Model, TrainingSet]:
-    """Fit on originals + the chosen points' copies and evaluate."""
+               warm_start: np.ndarray | None = None,
+               fitted: S.Model | None = None) -> tuple[dict, S.Model, TrainingSet]:
+    """Fit on originals + the chosen points' copies and evaluate; ``fitted``: the model of that training set,
+    fit before (reported with its own ``n_iter`` and ``fit_seconds``, 0 for a model read back from its theta)."""
     rows = training_set(features, chosen, policy.down)
-    model = fit(rows, settings, warm_start)
+    model = fit(rows, settings, warm_start) if fitted is None else fitted
     result = evaluate(model, features)
     result.update(rows=int(len(rows.X)), augmented_points=int(len(chosen)), fit_seconds=model.fit_seconds,
                   n_iter=model.n_iter, points=[int(i) for i in chosen])
     return result, model, rows
+
+
+def augments_every_point(chosen: np.ndarray, n: int) -> bool:
+    """Whether ``chosen`` (indices of the n originals) holds all of them."""
+    return len(chosen) == n and len(np.unique(chosen)) == n
 
 
 def update_choice(policy: P.Policy, current_scores: np.ndarray, chosen: np.ndarray, budget: int,
@@ -255,8 +267,16 @@ def frozen_curve(policy: P.Policy, fs: FeatureSet, scores: Mapping[str, np.ndarr
     the nearest solution at hand, so Newton needs about half the iterations
     (the minimiser is unique). ``scores`` holds the arrays of ``scores.h5``
     (``model/theta`` at least, plus ``score`` and ``svm/C`` for Update).
+
+    A budget that augments every point, without down-weighting, is the full
+    augmentation's training set (in another row order): where ``scores``
+    holds that fit (``full_augmentation/model/theta``, :func:`compute_scores`),
+    the budget takes it instead of fitting again (``n_iter`` 0), so every such
+    curve ends at the same model as the full-augmentation reference.
     """
     theta = scores["model/theta"]
+    full = scores.get("full_augmentation/model/theta")
+    full_model = None if full is None or policy.down else S.model_from_theta(full, fs.n_classes, settings.C)
     # the test sets in float64 once, not at every prediction (the values and products are the same)
     test = np.asarray(fs.test, dtype=np.float64)
     poisoned_test = test if fs.poisoned_test is fs.test else np.asarray(fs.poisoned_test, dtype=np.float64)
@@ -265,10 +285,11 @@ def frozen_curve(policy: P.Policy, fs: FeatureSet, scores: Mapping[str, np.ndarr
     def evaluate(budget: int, chosen: np.ndarray):
         nonlocal theta
         features = frozen_features(fs, chosen)
-        result, model, rows = run_budget(features, chosen, policy, settings, theta)
+        fitted = full_model if augments_every_point(chosen, len(fs.train)) else None
+        result, model, rows = run_budget(features, chosen, policy, settings, theta, fitted)
         theta = model.theta
-        log.info("budget %d: %d rows, accuracy %.4f (%d Newton iterations)", budget, result["rows"],
-                 result["accuracy"], result["n_iter"])
+        log.info("budget %d: %d rows, accuracy %.4f (%s)", budget, result["rows"], result["accuracy"],
+                 "the full-augmentation fit of scores.h5" if fitted else f"{result['n_iter']} Newton iterations")
         return result, model, features, rows
 
     return curve_of(policy, scores, score, seed, budgets, settings, evaluate, order, kernel)

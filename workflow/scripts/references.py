@@ -18,9 +18,12 @@ with job(snakemake.log[0], snakemake.params.threads, snakemake.config["resources
     record = check_inputs(snakemake.input, snakemake.params.provenance)
     settings = Settings(**p.settings)
     fs = read_features(snakemake.input.features)
-    scores, _ = read_arrays(snakemake.input.scores, ["support_vectors", "model/theta"])
-    if p.mode == "frozen":
+    scores, _ = read_arrays(snakemake.input.scores, ["support_vectors", "model/theta",
+                                                     "full_augmentation/model/theta"])
+    full_augmentation = None
+    if p.mode == "frozen":  # the full augmentation's fit is scores.h5's, as at every curve's all-points budget
         features_for, warm_start = partial(E.frozen_features, fs), scores["model/theta"]
+        full_augmentation = scores["full_augmentation/model/theta"]
     else:
         from effaug.cnn import FeaturizerSpec
 
@@ -29,7 +32,7 @@ with job(snakemake.log[0], snakemake.params.threads, snakemake.config["resources
         features_for = partial(E.retrained_features, task, w.augmentation, p.augmentation, spec=spec)
         warm_start = None
     result = E.references(features_for, len(fs.train), fs.n_transforms, scores["support_vectors"], settings,
-                          warm_start)
+                          warm_start, full_augmentation)
     result.update(dataset=w.dataset, augmentation=w.augmentation, featurizer_mode=p.mode,
                   n_classes=fs.n_classes, class_names=fs.class_names)
     write_json(snakemake.output.references, result, record)
