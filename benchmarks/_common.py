@@ -50,7 +50,7 @@ def best_of(fn, repeats: int = 3, min_seconds: float = 0.0) -> float:
     return best
 
 
-PATH_OPTIONS = {"--data-root": "DATA_DIR", "--frozen-results": "RESULTS"}  # paths on the measuring machine
+PATH_OPTIONS = {"--data-root": "DATA_DIR", "--frozen-results": "RESULTS", "--workdir": "WORKDIR"}  # paths on the measuring machine
 
 
 def published_argv(argv: list[str]) -> list[str]:

@@ -128,15 +128,22 @@ OVERHEAD_NOTE = ("The same run had 1773 jobs once (one process per budget; 613 s
                  "before, 173.5-178.8 s in three runs after (206.8 s in a fourth while the machine ran slower: "
                  "jobs' CPU 333 s against 286-292 s): every accuracy, chosen point and order stayed the same, "
                  "the score values in scores.h5 and order.tsv moved in their last digits, and 2 of 1608 budgets "
-                 "report one Newton iteration fewer.")
+                 "report one Newton iteration fewer. Those runs were on an AMD EPYC; the run below is on an "
+                 "Intel Xeon, where f2049ad took 171.2 s (selection jobs 155.8 s of job time) and 4749e8e, "
+                 "whose curves take the full augmentation's fit of scores.h5 at their all-points budget (500 "
+                 "here, the largest) where they do not down-weight, 147.5 s (selection jobs 119.4 s).")
 
 GRID_NOTE = ("The Cholesky/simplified-Newton solver (f1d7c6a) took the selection jobs from 337.9 to 277.7 s of "
-             "job time (wall 6.4 -> 5.7 min at 1e819e1 -> 8dc62b3): all 1608 budget JSONs, every order and "
-             "curves.csv equal the run before, and only the score values printed in order.tsv moved in their "
-             "last digits. What is left is work the grid asks for: the selection jobs' Newton fits (about 230 "
-             "s of 1-thread time, dsyrk near this CPU's peak), the CNN epoch timings (6 sizes x 3 epochs, "
-             "about 100 s on both cores), the CNN training and the features.")
-
+             "job time (wall 6.4 -> 5.7 min at 1e819e1 -> 8dc62b3). Then (4749e8e) a curve's budget that augments "
+             "every point without down-weighting takes the full augmentation's fit of scores.h5 instead of "
+             "fitting the same minimiser again (129 of the 1608 budgets; 46.6 of the 232 s of fits): 5.6 -> 5.5 "
+             "min (floors 5.4 and 5.3; f2049ad gave 5.6 min on this Intel Xeon as on the AMD EPYC before), "
+             "every accuracy and point the same, those budgets' n_iter 0. Then (e2b198f) config/paper-offline.yaml times the cost figure's CNN "
+             "epochs at config/config.yaml's 4 sizes x 2 epochs instead of the schema's 6 x 3 (epoch_timing "
+             "95.4 -> 46.3 s; an epoch cost 0.68-0.71 ms per image at all six sizes): the run below, whose "
+             "result files (budget JSONs, curves, tables, orders) are the bytes of the 5.5-min run's. Left: the "
+             "selection jobs' Newton fits (about 190 s of 1-thread time, dsyrk near this CPU's peak), the CNN "
+             "training, the features and the epoch timings.")
 
 FLOOR_NOTE = ("Floor: no schedule of these jobs, at the wall times they took, ends sooner than the sum of "
               "each job's wall time x its threads over the cores, since Snakemake reserves a job's threads for "
