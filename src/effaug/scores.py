@@ -151,8 +151,8 @@ def _hessian_solver(A: np.ndarray, diagonal: np.ndarray):
             step = np.linalg.solve(H, g)
         except np.linalg.LinAlgError:
             raise ScoreError("the logistic regression's Hessian is singular to working precision (features of "
-                             "a huge scale, or duplicated columns): standardise the features, or lower "
-                             "experiment.C") from None
+                             "a huge scale, or duplicated columns): standardise the features, or lower C "
+                             "(experiment.C in the workflow's config)") from None
         return step, float(g @ step)
     return solve_lu
 
