@@ -292,16 +292,27 @@ def grid(args) -> None:
         configfile = Path(tmp) / "mnist-grid.yaml"
         configfile.write_text(yaml.safe_dump(config))
         run = run_snakemake(workdir, configfile)
-    save_grid(workdir, run)
+    save_grid(workdir, run, config["experiment"].get("epoch_timing", {}))
 
 
-def save_grid(workdir: Path, run: dict) -> None:
+def timing_workload(epoch_timing: dict) -> str:
+    """The CNN epoch timing a config asks for, as sizes x timed epochs (the schema's defaults where unset)."""
+    schema = yaml.safe_load((ROOT / "workflow/schemas/config.schema.yaml").read_text())
+    defaults = schema["properties"]["experiment"]["properties"]["epoch_timing"]["properties"]
+    settings = {key: epoch_timing.get(key, defaults[key]["default"]) for key in ("enabled", "fractions", "repeats")}
+    if not settings["enabled"]:
+        return "off"
+    return f"{len(settings['fractions'])} sizes x {settings['repeats']} epochs"
+
+
+def save_grid(workdir: Path, run: dict, epoch_timing: dict) -> None:
     bench = benchmark_files(workdir, "mnist_3v8")
     stages = bench.groupby("rule").agg(jobs=("s", "size"), wall=("s", "sum")).sort_values("wall", ascending=False)
     fits = []
     for path in glob.glob(str(workdir / "results/mnist_3v8/*/*/*/seed*/timings.tsv")):  # budget, rows, fit_seconds
         fits.append(pd.read_csv(path, sep="\t").assign(augmentation=Path(path).parts[-5]))
     fits = pd.concat(fits)[["rows", "fit_seconds", "augmentation"]]
+    fits = fits[fits.fit_seconds > 0]  # budgets that took the full augmentation's fit of scores.h5 fit nothing
     big = fits[fits.rows >= 2000]
     slope = float(np.polyfit(np.log(big.rows), np.log(big.fit_seconds), 1)[0])
     bins = pd.cut(fits.rows, [0, 1500, 3000, 6000, 10000, 16000])
@@ -309,14 +320,15 @@ def save_grid(workdir: Path, run: dict) -> None:
                                                    fit=("fit_seconds", "median"))
     minutes = run["wall"] / 60
     floor = packing_floor(benchmark_files(workdir), run["threads"], run["cores"])
+    timing = timing_workload(epoch_timing)
     save("grid", {
         "title": "5. End to end: the MNIST frozen paper grid",
         "description": (
             "`config/paper-offline.yaml` restricted to MNIST 3 vs 8 (the original IDX files in "
             "`DATA_DIR/mnist`): CNN training, features of 3 augmentations, scores, references, the 12 "
             "configurations x loss and influence x 5 seeds (1 for deterministic policies) x 8 budgets "
-            "(1..1000) and VSV, tables and figures; from scratch with "
-            f"`--cores {os.cpu_count()}`."),
+            "(1..1000) and VSV, tables and figures, and the cost figure's CNN epoch timing "
+            f"({timing}); from scratch with `--cores {os.cpu_count()}`."),
         "tables": [
             {"caption": "The run", "columns": ["jobs", "wall (min)", "floor (min)", "Snakemake CPU (s)",
                                                "jobs' CPU (s)"],
@@ -331,7 +343,8 @@ def save_grid(workdir: Path, run: dict) -> None:
              "rows": [[int(r.rows), int(r.budgets), round(float(r.fit), 4)] for _, r in per_bin.iterrows()]},
         ],
         "targets": [{"target": "MNIST frozen paper grid <= 5 min wall",
-                     "measured": f"{minutes:.1f} min (floor of its jobs: {floor / 60:.1f} min)",
+                     "measured": f"{minutes:.1f} min (floor of its jobs: {floor / 60:.1f} min; epoch timing "
+                                 f"{timing})",
                      "met": bool(minutes <= 5)}],
         "notes": [FLOOR_NOTE, GRID_NOTE, f"Fit time against rows (>= 2000 rows): log-log slope {slope:.2f}."],
         "scaling": {"fit_rows_slope": slope},

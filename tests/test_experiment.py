@@ -191,7 +191,8 @@ def test_frozen_curve_equals_one_run_budget_per_budget(name):
     if policy.kind == "kdpp":
         eigenvalues, eigenvectors = np.linalg.eigh(P.kdpp_kernel(fs.train, scores["influence"]))
         kernel = {"eigenvalues": eigenvalues, "eigenvectors": eigenvectors}
-    curve = E.frozen_curve(policy, fs, scores, "influence", 3, budgets, SETTINGS, order, kernel)
+    curve = E.frozen_curve(policy, fs, scores, "influence", 3, budgets, SETTINGS, order, kernel,
+                           scores["full_augmentation/model/theta"])
     chosen, current, theta = np.empty(0, np.int64), scores["influence"], scores["model/theta"]
     for budget, together in zip(budgets, curve):
         if policy.nested:
@@ -202,7 +203,7 @@ def test_frozen_curve_equals_one_run_budget_per_budget(name):
             chosen = E.update_choice(policy, current.copy(), chosen.copy(), budget, 3)
         features = E.frozen_features(fs, chosen)
         full = None  # the all-points budget of a policy without down-weighting: the full augmentation's fit
-        if budget == len(fs.train) and not policy.down:
+        if E.augments_every_point(chosen, len(fs.train)) and not policy.down:
             full = S.model_from_theta(scores["full_augmentation/model/theta"], 2, SETTINGS.C)
         alone, model, rows = E.run_budget(features, chosen, policy, SETTINGS, theta, full)
         theta = model.theta  # each budget's fit starts from the one before
@@ -216,35 +217,58 @@ def test_frozen_curve_equals_one_run_budget_per_budget(name):
 @pytest.mark.parametrize("name", ["rand-prop", "det-prop-update", "kdpp-influence", "rand-prop-down"])
 def test_a_curve_that_augments_every_point_ends_at_the_full_augmentation_reference(name):
     """Without down-weighting, the all-points budget is the full augmentation's training set (in the policy's
-    row order): it takes scores.h5's full-augmentation fit, the model the reference evaluates, instead of
-    fitting the same minimiser again; a down-weighted one is another problem and fits."""
+    row order): given scores.h5's full-augmentation fit, it takes that model instead of fitting the same
+    minimiser again; a down-weighted one is another problem and fits, and so does any curve not given it."""
     fs = feature_set()
     policy = P.parse_policy(name)
     scores = E.compute_scores(fs, SETTINGS)
+    full = scores["full_augmentation/model/theta"]
     order = E.static_order(policy, scores["influence"], fs.train, 1, SETTINGS) if policy.nested else None
     kernel = None
     if policy.kind == "kdpp":
         eigenvalues, eigenvectors = np.linalg.eigh(P.kdpp_kernel(fs.train, scores["influence"]))
         kernel = {"eigenvalues": eigenvalues, "eigenvectors": eigenvectors}
-    curve = E.frozen_curve(policy, fs, scores, "influence", 1, [5, 60], SETTINGS, order, kernel)
+    curve = E.frozen_curve(policy, fs, scores, "influence", 1, [5, 60], SETTINGS, order, kernel, full)
+    unshared = E.frozen_curve(policy, fs, scores, "influence", 1, [5, 60], SETTINGS, order, kernel)
     last = curve[-1]
     assert sorted(last["points"]) == list(range(60)) and last["rows"] == 60 * 4
+    assert unshared[-1]["points"] == last["points"] and unshared[-1]["n_iter"] > 0
     refit, model, _ = E.run_budget(E.frozen_features(fs, np.array(last["points"])), np.array(last["points"]),
                                    policy, SETTINGS)
-    assert refit["n_iter"] > 0
     if policy.down:
-        assert last["n_iter"] > 0 and last["accuracy"] == refit["accuracy"]  # its own fit, warm-started
+        assert last == unshared[-1] | {"fit_seconds": last["fit_seconds"]}  # its own fit, as without ``full``
         return
-    refs = E.references(partial(E.frozen_features, fs), 60, 3, scores["support_vectors"], SETTINGS,
-                        scores["model/theta"], scores["full_augmentation/model/theta"])
-    refitted_refs = E.references(partial(E.frozen_features, fs), 60, 3, scores["support_vectors"], SETTINGS,
-                                 scores["model/theta"])
-    assert last["n_iter"] == 0 and curve[0]["n_iter"] > 0
-    assert last["accuracy"] == refs["full_augmentation_accuracy"] == refitted_refs["full_augmentation_accuracy"]
-    assert last["clean_accuracy"] == refs["full_augmentation_clean_accuracy"] == refit["clean_accuracy"]
-    assert last["accuracy"] == refit["accuracy"]
+    assert last["n_iter"] == 0 and last["fit_seconds"] == 0 and curve[0]["n_iter"] > 0
+    assert last["accuracy"] == unshared[-1]["accuracy"] == refit["accuracy"]
+    assert last["clean_accuracy"] == refit["clean_accuracy"]
     # the same minimiser: a fit of the curve's own rows lands on scores.h5's full-augmentation fit
-    np.testing.assert_allclose(model.theta, scores["full_augmentation/model/theta"], rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(model.theta, full, rtol=1e-9, atol=1e-12)
+    # and the model the curve reports is that theta's: another theta there, another accuracy
+    other = E.frozen_curve(policy, fs, scores, "influence", 1, [5, 60], SETTINGS, order, kernel,
+                           scores["model/theta"])[-1]
+    originals = S.model_from_theta(scores["model/theta"], 2, SETTINGS.C)
+    assert other["accuracy"] == originals.accuracy(fs.poisoned_test, fs.poisoned_test_labels) != last["accuracy"]
+
+
+def test_references_evaluate_a_given_full_augmentation_fit_instead_of_fitting_it(monkeypatch):
+    fs = feature_set()
+    scores = E.compute_scores(fs, SETTINGS)
+    fits = []
+    real = E.fit
+    monkeypatch.setattr(E, "fit", lambda *args: fits.append(len(args[0].X)) or real(*args))
+    features_for = partial(E.frozen_features, fs)
+    refitted = E.references(features_for, 60, 3, scores["support_vectors"], SETTINGS, scores["model/theta"])
+    assert 60 * 4 in fits and len(fits) == 3
+    fits.clear()
+    given = E.references(features_for, 60, 3, scores["support_vectors"], SETTINGS, scores["model/theta"],
+                         scores["full_augmentation/model/theta"])
+    assert 60 * 4 not in fits and len(fits) == 2
+    assert given == refitted  # the same minimiser, the same accuracies
+    originals = E.references(features_for, 60, 3, scores["support_vectors"], SETTINGS, scores["model/theta"],
+                             scores["model/theta"])  # another theta: its accuracy is the one reported
+    model = S.model_from_theta(scores["model/theta"], 2, SETTINGS.C)
+    assert originals["full_augmentation_accuracy"] == model.accuracy(fs.poisoned_test, fs.poisoned_test_labels)
+    assert originals["full_augmentation_accuracy"] != given["full_augmentation_accuracy"]
 
 
 def test_an_update_curve_rescores_after_every_budget_but_the_last(monkeypatch):

@@ -90,8 +90,8 @@ def own_run(tmp_path_factory):
         "featurizer": {"file": "model.keras", "layer": "features", "threads": 1},
         "augmentations": {"flips": {"imgaug": [{"Fliplr": 1.0}, {"Affine": {"rotate": [-5, 5]}}], "copies": 2}},
     })
-    config["experiment"].update({"scores": ["influence"], "policies": ["baseline", "rand-prop", "det-prop"],
-                                 "seeds": 3, "svm": {"folds": 2}})
+    config["experiment"].update({"scores": ["influence"], "seeds": 3, "svm": {"folds": 2},
+                                 "policies": ["baseline", "rand-prop", "rand-prop-down", "det-prop"]})
     (workdir / "shapes.yaml").write_text(yaml.safe_dump(config))
     run = effaug(workdir, "run", "shapes.yaml", "--cores", "2")
     return workdir, written, init, run
@@ -130,6 +130,30 @@ def test_run_builds_features_from_the_users_model_and_custom_augmentation(own_ru
         assert f["augmented/features"].shape == (2 * len(names), 7 * 7 * 4)
         assert f.attrs["n_transforms"] == 2
     assert (workdir / "results" / "shapes" / "summary.md").read_text().startswith("shapes, ")
+
+
+def test_curves_that_augment_every_point_end_at_the_full_augmentation_reference(own_run):
+    """Three classes (the multinomial fit): at the all-points budget a curve without down-weighting takes
+    scores.h5's full-augmentation fit, the one references.json evaluates; a down-weighted one fits."""
+    from effaug.policies import parse_policy
+
+    workdir, _, _, run = own_run
+    assert run.returncode == 0
+    config = yaml.safe_load((workdir / "shapes.yaml").read_text())
+    n = config["datasets"]["shapes"]["n_train"]
+    assert n in config["experiment"]["budgets"]
+    references = json.loads((workdir / "results/shapes/flips/references.json").read_text())
+    kinds = set()
+    for path in (workdir / "results/shapes/flips").glob(f"*/*/seed*/budget{n}.json"):
+        result, down = json.loads(path.read_text()), parse_policy(path.parts[-3]).down
+        kinds.add(down)
+        if down:
+            assert result["n_iter"] > 0, path
+        else:
+            assert result["n_iter"] == 0, path
+            assert result["accuracy"] == references["full_augmentation_accuracy"], path
+            assert result["clean_accuracy"] == references["full_augmentation_clean_accuracy"], path
+    assert kinds == {False, True}  # both kinds were run
 
 
 def test_select_writes_the_chosen_files_in_order(own_run):
@@ -178,7 +202,7 @@ def test_plan_reports_the_smallest_budget_and_writes_its_figure(own_run):
     assert result.returncode == 0, result.stderr
     assert "no augmentation" in result.stdout and "full augmentation" in result.stdout
     rows = list(csv.DictReader((workdir / "plan.csv").open()))
-    assert {row["policy"] for row in rows} == {"baseline", "rand-prop", "det-prop"}
+    assert {row["policy"] for row in rows} == {"baseline", "rand-prop", "rand-prop-down", "det-prop"}
     for row in rows:
         if row["reached"] == "True":
             assert float(row["gap_closed"]) >= 0.5

@@ -256,7 +256,8 @@ def choice(policy: P.Policy, budget: int, seed: int, score: str, order: np.ndarr
 
 def frozen_curve(policy: P.Policy, fs: FeatureSet, scores: Mapping[str, np.ndarray], score: str, seed: int,
                  budgets: list[int], settings: Settings, order: np.ndarray | None = None,
-                 kernel: Mapping[str, np.ndarray] | None = None) -> list[dict]:
+                 kernel: Mapping[str, np.ndarray] | None = None,
+                 full_augmentation: np.ndarray | None = None) -> list[dict]:
     """Every budget of one (score, policy, seed) on frozen features, in one call.
 
     Gives the same results, bit for bit, as one :func:`run_budget` per budget
@@ -269,14 +270,17 @@ def frozen_curve(policy: P.Policy, fs: FeatureSet, scores: Mapping[str, np.ndarr
     (``model/theta`` at least, plus ``score`` and ``svm/C`` for Update).
 
     A budget that augments every point, without down-weighting, is the full
-    augmentation's training set (in another row order): where ``scores``
-    holds that fit (``full_augmentation/model/theta``, :func:`compute_scores`),
-    the budget takes it instead of fitting again (``n_iter`` 0), so every such
-    curve ends at the same model as the full-augmentation reference.
+    augmentation's training set (in another row order). Given
+    ``full_augmentation``, the theta of that set's fit on ``fs`` with the
+    same ``settings`` (``scores.h5``'s ``full_augmentation/model/theta``,
+    :func:`compute_scores`), the budget takes it instead of fitting again
+    (``n_iter`` 0, ``fit_seconds`` 0), so every such curve ends at the model
+    of the full-augmentation reference.
     """
     theta = scores["model/theta"]
-    full = scores.get("full_augmentation/model/theta")
-    full_model = None if full is None or policy.down else S.model_from_theta(full, fs.n_classes, settings.C)
+    full_model = None
+    if full_augmentation is not None and not policy.down:
+        full_model = S.model_from_theta(full_augmentation, fs.n_classes, settings.C)
     # the test sets in float64 once, not at every prediction (the values and products are the same)
     test = np.asarray(fs.test, dtype=np.float64)
     poisoned_test = test if fs.poisoned_test is fs.test else np.asarray(fs.poisoned_test, dtype=np.float64)
@@ -289,7 +293,7 @@ def frozen_curve(policy: P.Policy, fs: FeatureSet, scores: Mapping[str, np.ndarr
         result, model, rows = run_budget(features, chosen, policy, settings, theta, fitted)
         theta = model.theta
         log.info("budget %d: %d rows, accuracy %.4f (%s)", budget, result["rows"], result["accuracy"],
-                 "the full-augmentation fit of scores.h5" if fitted else f"{result['n_iter']} Newton iterations")
+                 "the full augmentation's fit" if fitted is not None else f"{result['n_iter']} Newton iterations")
         return result, model, features, rows
 
     return curve_of(policy, scores, score, seed, budgets, settings, evaluate, order, kernel)

@@ -947,8 +947,8 @@ def linear_algebra_threads(wildcards):
 
 @per_job
 def reference_threads(wildcards):
-    """Frozen mode fits small LRs on one thread (far faster than on more); retrain
-    mode trains CNNs with the featurizer's threads."""
+    """Frozen mode fits small LRs on one thread (far faster than on more; the full augmentation's fit is
+    scores.h5's); retrain mode trains CNNs with the featurizer's threads."""
     return featurizer_threads(wildcards) if mode_of(wildcards) == "retrain" else 1
 
 

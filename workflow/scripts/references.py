@@ -18,15 +18,16 @@ with job(snakemake.log[0], snakemake.params.threads, snakemake.config["resources
     record = check_inputs(snakemake.input, snakemake.params.provenance)
     settings = Settings(**p.settings)
     fs = read_features(snakemake.input.features)
-    scores, _ = read_arrays(snakemake.input.scores, ["support_vectors", "model/theta",
-                                                     "full_augmentation/model/theta"])
     full_augmentation = None
     if p.mode == "frozen":  # the full augmentation's fit is scores.h5's, as at every curve's all-points budget
+        scores, _ = read_arrays(snakemake.input.scores, ["support_vectors", "model/theta",
+                                                         "full_augmentation/model/theta"])
         features_for, warm_start = partial(E.frozen_features, fs), scores["model/theta"]
         full_augmentation = scores["full_augmentation/model/theta"]
     else:
         from effaug.cnn import FeaturizerSpec
 
+        scores, _ = read_arrays(snakemake.input.scores, ["support_vectors"])
         task = read_task(snakemake.input.task[0])
         spec = FeaturizerSpec(**p.featurizer)
         features_for = partial(E.retrained_features, task, w.augmentation, p.augmentation, spec=spec)

@@ -2,7 +2,8 @@
 seed 0) at every budget -> per curve order.tsv (nested policies), budget<k>.json, curve.json and timings.tsv
 (what varies by run: wall-clock seconds, and in retrain mode whether each CNN came from the cache).
 
-Frozen mode refits the logistic regression on the frozen features. Retrain mode trains a CNN per budget on the
+Frozen mode refits the logistic regression on the frozen features (at a budget that augments every point without
+down-weighting it takes scores.h5's full-augmentation fit, the same set's). Retrain mode trains a CNN per budget on the
 originals + the chosen points' copies, featurizes, fits and evaluates; the CNNs are kept in the cache, so a job
 run again after an interruption loads the ones it had trained instead of training them again."""
 
@@ -26,7 +27,8 @@ with job(snakemake.log[0], snakemake.params.threads, snakemake.config["resources
     records = [check_inputs(inputs, p.provenance[0])]
     records += [make_record(expected["stage"], expected["stages"]) for expected in p.provenance[1:]]
     fs = read_features(inputs.features)
-    scores, _ = read_arrays(inputs.scores, ["model/theta"])
+    required = ["model/theta"] if retrain else ["model/theta", "full_augmentation/model/theta"]
+    scores, _ = read_arrays(inputs.scores, required)
     kdpp = any(parse_policy(name).kind == "kdpp" for name in p.policies)  # a *_kdpp job: one policy
     kernel = read_arrays(inputs.kernel, ["eigenvalues", "eigenvectors"])[0] if kdpp else None
     if retrain:
@@ -52,7 +54,8 @@ with job(snakemake.log[0], snakemake.params.threads, snakemake.config["resources
                                             test_augmented)
             curve = E.retrain_curve(policy, scores, w.score, seed, p.budgets, settings, retrained, order, kernel)
         else:
-            curve = E.frozen_curve(policy, fs, scores, w.score, seed, p.budgets, settings, order, kernel)
+            curve = E.frozen_curve(policy, fs, scores, w.score, seed, p.budgets, settings, order, kernel,
+                                   scores["full_augmentation/model/theta"])
         fields = dict(dataset=w.dataset, augmentation=w.augmentation, score=w.score, policy=name, seed=seed,
                       featurizer_mode=p.mode)
         R.write_curve_files(files, curve, fields, names, record)
