@@ -140,8 +140,9 @@ GRID_NOTE = ("The Cholesky/simplified-Newton solver (f1d7c6a) took the selection
              "min (floors 5.4 and 5.3; f2049ad gave 5.6 min on this Intel Xeon as on the AMD EPYC before), "
              "every accuracy and point the same, those budgets' n_iter 0. Then (e2b198f) config/paper-offline.yaml times the cost figure's CNN "
              "epochs at config/config.yaml's 4 sizes x 2 epochs instead of the schema's 6 x 3 (epoch_timing "
-             "95.4 -> 46.3 s; an epoch cost 0.68-0.71 ms per image at all six sizes): the run below, whose "
-             "result files (budget JSONs, curves, tables, orders) are the bytes of the 5.5-min run's. Left: the "
+             "95.4 -> 46.3 s; an epoch cost 0.68-0.71 ms per image at all six sizes): 4.4 min at e2b198f and "
+             "the run below, whose result files (budget JSONs, curves, tables, orders) are the bytes of the "
+             "5.5-min run's. Left: the "
              "selection jobs' Newton fits (about 190 s of 1-thread time, dsyrk near this CPU's peak), the CNN "
              "training, the features and the epoch timings.")
 
