@@ -10,6 +10,7 @@ Each writes benchmarks/results/<name>.json; benchmarks/report.py renders docs/be
 from __future__ import annotations
 
 import argparse
+import copy
 import glob
 import json
 import os
@@ -293,20 +294,20 @@ def grid(args) -> None:
         configfile = Path(tmp) / "mnist-grid.yaml"
         configfile.write_text(yaml.safe_dump(config))
         run = run_snakemake(workdir, configfile)
-    save_grid(workdir, run, config["experiment"].get("epoch_timing", {}))
+    save_grid(workdir, run, timing_workload(config))
 
 
-def timing_workload(epoch_timing: dict) -> str:
+def timing_workload(config: dict) -> str:
     """The CNN epoch timing a config asks for, as sizes x timed epochs (the schema's defaults where unset)."""
-    schema = yaml.safe_load((ROOT / "workflow/schemas/config.schema.yaml").read_text())
-    defaults = schema["properties"]["experiment"]["properties"]["epoch_timing"]["properties"]
-    settings = {key: epoch_timing.get(key, defaults[key]["default"]) for key in ("enabled", "fractions", "repeats")}
-    if not settings["enabled"]:
-        return "off"
-    return f"{len(settings['fractions'])} sizes x {settings['repeats']} epochs"
+    from snakemake.utils import validate
+
+    config = copy.deepcopy(config)
+    validate(config, str(ROOT / "workflow/schemas/config.schema.yaml"), set_default=True)
+    timing = config["experiment"]["epoch_timing"]
+    return f"{len(timing['fractions'])} sizes x {timing['repeats']} epochs" if timing["enabled"] else "off"
 
 
-def save_grid(workdir: Path, run: dict, epoch_timing: dict) -> None:
+def save_grid(workdir: Path, run: dict, timing: str) -> None:
     bench = benchmark_files(workdir, "mnist_3v8")
     stages = bench.groupby("rule").agg(jobs=("s", "size"), wall=("s", "sum")).sort_values("wall", ascending=False)
     fits = []
@@ -321,7 +322,6 @@ def save_grid(workdir: Path, run: dict, epoch_timing: dict) -> None:
                                                    fit=("fit_seconds", "median"))
     minutes = run["wall"] / 60
     floor = packing_floor(benchmark_files(workdir), run["threads"], run["cores"])
-    timing = timing_workload(epoch_timing)
     save("grid", {
         "title": "5. End to end: the MNIST frozen paper grid",
         "description": (

@@ -178,6 +178,16 @@ def test_frozen_budget_jobs_import_neither_tensorflow_nor_sklearn():
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def order_and_kernel(policy, fs, scores, seed):
+    """What frozen_curve needs besides the scores: a nested policy's influence order, a k-DPP's kernel."""
+    order = E.static_order(policy, scores["influence"], fs.train, seed, SETTINGS) if policy.nested else None
+    kernel = None
+    if policy.kind == "kdpp":
+        eigenvalues, eigenvectors = np.linalg.eigh(P.kdpp_kernel(fs.train, scores["influence"]))
+        kernel = {"eigenvalues": eigenvalues, "eigenvectors": eigenvectors}
+    return order, kernel
+
+
 @pytest.mark.parametrize("name", ["rand-prop-down", "rand-prop-update-down", "kdpp-influence"])
 def test_frozen_curve_equals_one_run_budget_per_budget(name):
     """One selection job per curve gives the bits of one job per budget (chain state round-tripped)."""
@@ -185,12 +195,7 @@ def test_frozen_curve_equals_one_run_budget_per_budget(name):
     policy = P.parse_policy(name)
     scores = E.compute_scores(fs, SETTINGS)
     budgets = [1, 5, 20, 60]
-    order = kernel = None
-    if policy.nested:
-        order = E.static_order(policy, scores["influence"], fs.train, 3, SETTINGS)
-    if policy.kind == "kdpp":
-        eigenvalues, eigenvectors = np.linalg.eigh(P.kdpp_kernel(fs.train, scores["influence"]))
-        kernel = {"eigenvalues": eigenvalues, "eigenvectors": eigenvectors}
+    order, kernel = order_and_kernel(policy, fs, scores, 3)
     curve = E.frozen_curve(policy, fs, scores, "influence", 3, budgets, SETTINGS, order, kernel,
                            scores["full_augmentation/model/theta"])
     chosen, current, theta = np.empty(0, np.int64), scores["influence"], scores["model/theta"]
@@ -223,11 +228,7 @@ def test_a_curve_that_augments_every_point_ends_at_the_full_augmentation_referen
     policy = P.parse_policy(name)
     scores = E.compute_scores(fs, SETTINGS)
     full = scores["full_augmentation/model/theta"]
-    order = E.static_order(policy, scores["influence"], fs.train, 1, SETTINGS) if policy.nested else None
-    kernel = None
-    if policy.kind == "kdpp":
-        eigenvalues, eigenvectors = np.linalg.eigh(P.kdpp_kernel(fs.train, scores["influence"]))
-        kernel = {"eigenvalues": eigenvalues, "eigenvectors": eigenvectors}
+    order, kernel = order_and_kernel(policy, fs, scores, 1)
     curve = E.frozen_curve(policy, fs, scores, "influence", 1, [5, 60], SETTINGS, order, kernel, full)
     unshared = E.frozen_curve(policy, fs, scores, "influence", 1, [5, 60], SETTINGS, order, kernel)
     last = curve[-1]
